@@ -1,0 +1,31 @@
+"""Exceptions and warnings that name the problem in the user's terms."""
+from __future__ import annotations
+
+from .formula import FormulaError  # noqa: F401  (re-exported: syntax errors in lme4 formulas)
+
+
+class DataError(ValueError):
+    """The data cannot serve the formula: a column is missing, of the wrong kind, ..."""
+
+
+class UnknownColumnError(DataError, KeyError):
+    """A name in the formula is not a column of the data (also a KeyError)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ModelError(ValueError):
+    """The model cannot be fitted as specified (R's checks in lmer)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The optimiser stopped away from an optimum (lme4's convergence warnings)."""
+
+
+class SingularFitWarning(UserWarning):
+    """boundary (singular) fit: see help('isSingular')"""
+
+
+class MixedModelMessage(UserWarning):
+    """An informational lme4 message (e.g. dropped rank-deficient columns)."""

@@ -1,0 +1,141 @@
+"""Translate lme4 random-effects terms into statsmodels MixedLM arguments.
+
+MixedLM has one ``groups`` factor, a free (or patterned) covariance for the columns
+of ``exog_re`` within each group, and independent variance components
+(``exog_vc``), each a single variance shared by its columns.  lme4's terms map onto
+that as follows:
+
+* every term on one grouping factor ``g``: ``groups=g``, the terms' columns in
+  ``exog_re``; several terms on ``g`` (``(1|g) + (0+x|g)``, i.e. ``(x||g)``) get a
+  block-diagonal covariance through ``free=``;
+* factors nested in ``g`` (``(1|a/b)`` = ``(1|a) + (1|b:a)``): ``groups=a``, the nested
+  scalar terms as variance components, with one column per level present in a group;
+* crossed factors (``(1|a) + (1|b)``): one group holding every row, each scalar term a
+  variance component;
+* anything MixedLM cannot express (correlated vector terms on crossed factors) runs
+  on the ``profiled`` engine, which minimises lme4's criterion directly.
+
+The plan is frozen data; :meth:`Plan.explain` prints the statsmodels call a user
+would have typed, as a teaching aid.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .design import Design
+
+ENGINES = ("statsmodels", "profiled")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which MixedLM arguments carry which lme4 term (indices into ``design.terms``)."""
+
+    formula: str
+    REML: bool
+    engine: str
+    groups: str | None  # name of the MixedLM groups factor; None = one group of all rows
+    re_terms: tuple[int, ...]
+    vc_terms: tuple[int, ...]
+    reason: str
+    fixed_formula: str = ""
+    re_columns: tuple[str, ...] = ()
+    vc_names: tuple[str, ...] = ()
+    term_labels: tuple[str, ...] = ()
+
+    @property
+    def block_diagonal(self) -> bool:
+        """Several lme4 terms share MixedLM's ``exog_re`` (needs ``free=``)."""
+        return len(self.re_terms) > 1
+
+    def explain(self) -> str:
+        """The equivalent raw statsmodels code, as a string."""
+        lines = ["import numpy as np",
+                 "import statsmodels.formula.api as smf"]
+        args = [repr(self.fixed_formula), "data"]
+        if self.groups is None:
+            lines.append("data = data.assign(one_group=1)  # crossed factors: one group of all rows")
+            args.append('groups="one_group"')
+            args.append('re_formula="0"')
+        else:
+            args.append(f"groups={self.groups!r}")
+            rhs = " + ".join(self.re_columns) if self.re_columns else "1"
+            rhs = rhs.replace("(Intercept)", "1")
+            args.append(f're_formula="~{rhs}"' if rhs != "1" else 're_formula="1"')
+        if self.vc_terms:
+            vc = ", ".join(f"{n!r}: {f!r}" for n, f in self.vc_names)
+            args.append("vc_formula={" + vc + "}")
+        call = "md = smf.mixedlm(" + ", ".join(args) + ")"
+        lines.append(call)
+        fit = f"mdf = md.fit(reml={self.REML}"
+        if self.block_diagonal:
+            lines.append("# uncorrelated terms on one factor: a diagonal covariance via `free`")
+            lines.append("from statsmodels.regression.mixed_linear_model import MixedLMParams")
+            k = len(self.re_columns)
+            lines.append(f"free = MixedLMParams.from_components(np.ones(md.k_fe), np.eye({k}))")
+            fit += ", free=free"
+        lines.append(fit + ")")
+        if self.engine != "statsmodels":
+            lines.insert(0, f"# MixedLM cannot express this model ({self.reason});")
+            lines.insert(1, "# mlm_wrap fits it by minimising lme4's profiled criterion directly.")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.explain()
+
+
+def _nested(inner: np.ndarray, outer: np.ndarray) -> bool:
+    """Every level of ``inner`` occurs within exactly one level of ``outer``."""
+    pairs = np.unique(np.column_stack([inner, outer]), axis=0)
+    return len(pairs) == len(np.unique(inner))
+
+
+def _vc_label(design: Design, i: int) -> tuple[str, str]:
+    td = design.terms[i]
+    inner = [v for v in td.term.group_vars]
+    lhs = td.term.expr.strip()
+    fac = ":".join(f"C({v})" for v in inner)
+    if lhs in ("1", "1 + 1"):
+        return td.name, f"0 + {fac}"
+    col = lhs.replace("0 +", "").replace("- 1", "").strip()
+    return td.name, f"0 + {fac}:{col}"
+
+
+def make_plan(design: Design, REML: bool = True, engine: str = "statsmodels") -> Plan:
+    """Choose MixedLM's ``groups``, ``exog_re`` and variance components for the terms."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    terms = design.terms
+    names = [t.name for t in terms]
+    fixed = design.parsed.fixed_formula()
+    labels = tuple(str(t.term) for t in terms)
+    base = dict(formula=design.parsed.formula, REML=REML, fixed_formula=fixed, term_labels=labels)
+    codes = {t.name: t.factor.codes for t in terms}
+    uniq = list(dict.fromkeys(names))
+    candidates = []
+    for g in uniq:
+        others = [i for i, t in enumerate(terms) if t.name != g]
+        if all(terms[i].Xt.shape[1] == 1 and _nested(codes[terms[i].name], codes[g]) for i in others):
+            candidates.append(g)
+    if candidates:
+        # prefer the factor that carries vector terms, then the coarsest
+        def rank(g):
+            pmax = max(t.Xt.shape[1] for t in terms if t.name == g)
+            return (-pmax, len(np.unique(codes[g])))
+        g = sorted(candidates, key=rank)[0]
+        re_terms = tuple(i for i, t in enumerate(terms) if t.name == g)
+        vc_terms = tuple(i for i, t in enumerate(terms) if t.name != g)
+        cols = tuple(c for i in re_terms for c in terms[i].cnames)
+        reason = (f"one grouping factor {g!r}" if not vc_terms else
+                  f"groups {g!r}; nested factor(s) {', '.join(terms[i].name for i in vc_terms)} "
+                  "as variance components")
+        return Plan(engine=engine, groups=g, re_terms=re_terms, vc_terms=vc_terms, reason=reason,
+                    re_columns=cols, vc_names=tuple(_vc_label(design, i) for i in vc_terms), **base)
+    if all(t.Xt.shape[1] == 1 for t in terms):
+        return Plan(engine=engine, groups=None, re_terms=(), vc_terms=tuple(range(len(terms))),
+                    reason="crossed factors as variance components of one group",
+                    vc_names=tuple(_vc_label(design, i) for i in range(len(terms))), **base)
+    return Plan(engine="profiled", groups=None, re_terms=(), vc_terms=(),
+                reason="correlated random effects on crossed grouping factors", **base)

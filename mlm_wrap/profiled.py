@@ -1,0 +1,323 @@
+"""lme4's profiled criterion at a given theta: the math shared by fitting and results.
+
+lme4 (Bates, Maechler, Bolker & Walker 2015) writes a linear mixed model as
+``y = X beta + Z Lambda(theta) u + e`` with ``u ~ N(0, sigma^2 I)``.  For a given
+relative covariance parameter ``theta`` the fixed effects, the conditional modes and
+sigma follow from one penalised least-squares solve, so the (REML) deviance is a
+function of theta alone.  Whatever engine found theta (statsmodels MixedLM, or a
+direct optimiser), every number the results object reports is computed here, from
+lme4's own formulas, so it means what it means in R:
+
+* ``vcov = sigma^2 (RX' RX)^-1`` (not MixedLM's joint-Hessian ``bse_fe``);
+* conditional variances ``sigma^2 Lambda (Lambda'Z'Z Lambda + I)^-1 Lambda'``;
+* the ML deviance and the REML criterion, eq. (34) and (41) of the lme4 paper.
+
+The Cholesky factor of ``A = Lambda'Z'Z Lambda + I`` is blocked as MixedModels.jl
+blocks it: the first random-effects term (lme4 puts the one with most levels first)
+is block-diagonal, one small ``p x p`` block per level; the remaining terms form one
+dense block.  That keeps a single-factor model with 10,000 groups cheap, and crossed
+designs exact.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+LOG2PI = np.log(2.0 * np.pi)
+
+
+@dataclass
+class ReBlock:
+    """One random-effects term: ``nlevels`` levels, ``p`` columns per level."""
+
+    codes: np.ndarray  # (n,) level index of each row
+    Xt: np.ndarray  # (n, p) the term's model-matrix columns
+    nlevels: int
+
+    @property
+    def p(self) -> int:
+        return self.Xt.shape[1]
+
+    @property
+    def q(self) -> int:
+        return self.p * self.nlevels
+
+    @property
+    def ntheta(self) -> int:
+        return self.p * (self.p + 1) // 2
+
+    def Z(self) -> sp.csc_matrix:
+        """Sparse ``n x q`` model matrix, columns ordered level-major as lme4 orders them."""
+        n, p = self.Xt.shape
+        rows = np.repeat(np.arange(n), p)
+        cols = (self.codes[:, None] * p + np.arange(p)[None, :]).ravel()
+        return sp.csc_matrix((self.Xt.ravel(), (rows, cols)), shape=(n, self.q))
+
+    def T(self, theta: np.ndarray) -> np.ndarray:
+        """Lower-triangular relative covariance factor from this term's theta (column-major)."""
+        p = self.p
+        T = np.zeros((p, p))
+        idx = 0
+        for j in range(p):
+            for i in range(j, p):
+                T[i, j] = theta[idx]
+                idx += 1
+        return T
+
+
+def theta_lower(blocks: list[ReBlock]) -> np.ndarray:
+    """lme4's lower bounds: 0 for the diagonal of each factor, -inf elsewhere."""
+    lo = []
+    for b in blocks:
+        for j in range(b.p):
+            for i in range(j, b.p):
+                lo.append(0.0 if i == j else -np.inf)
+    return np.asarray(lo)
+
+
+def theta_start(blocks: list[ReBlock]) -> np.ndarray:
+    """lme4's default start: identity factors."""
+    return np.where(np.isfinite(theta_lower(blocks)), 1.0, 0.0)
+
+
+def split_theta(blocks: list[ReBlock], theta: np.ndarray) -> list[np.ndarray]:
+    out, k = [], 0
+    for b in blocks:
+        out.append(np.asarray(theta[k:k + b.ntheta], float))
+        k += b.ntheta
+    return out
+
+
+@dataclass
+class Solution:
+    """Everything lme4 derives from theta by one penalised least-squares solve."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    u: np.ndarray
+    b: np.ndarray
+    pwrss: float
+    logdet_L: float  # log |L|^2
+    logdet_RX: float  # log |RX|^2
+    RXtRX: np.ndarray
+    sigma2_ml: float
+    sigma2_reml: float
+    deviance_ml: float
+    reml_crit: float
+    fitted: np.ndarray
+    extras: dict = field(default_factory=dict)
+
+
+class LmmProblem:
+    """Data of one model, with the cross-products kept so each theta costs little."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, blocks: list[ReBlock]):
+        self.X = np.asarray(X, float)
+        self.y = np.asarray(y, float)
+        self.blocks = list(blocks)
+        self.n, self.p = self.X.shape
+        self.ntheta = sum(b.ntheta for b in self.blocks)
+        self.lower = theta_lower(self.blocks)
+        Zs = [b.Z() for b in self.blocks]
+        self.Z = sp.hstack(Zs, format="csc") if Zs else sp.csc_matrix((self.n, 0))
+        self.offsets = np.cumsum([0] + [b.q for b in self.blocks])
+        self.q = int(self.offsets[-1])
+        self.XtX = self.X.T @ self.X
+        self.Xty = self.X.T @ self.y
+        self.yty = float(self.y @ self.y)
+        self.ZtX = np.asarray(self.Z.T @ self.X)
+        self.Zty = np.asarray(self.Z.T @ self.y).ravel()
+        # first block: per-level p1 x p1 cross-products (block diagonal)
+        if self.blocks:
+            b1 = self.blocks[0]
+            p1 = b1.p
+            G = np.zeros((b1.nlevels, p1, p1))
+            np.add.at(G, b1.codes, b1.Xt[:, :, None] * b1.Xt[:, None, :])
+            self.Z1tZ1 = G
+            q1 = b1.q
+            rest = self.Z[:, q1:]
+            self.Z2tZ1 = (rest.T @ self.Z[:, :q1]).tocsr()
+            self.Z2tZ2 = (rest.T @ rest).toarray()
+        self.q1 = self.blocks[0].q if self.blocks else 0
+
+    # -- Lambda --------------------------------------------------------------------------
+    def factors(self, theta: np.ndarray) -> list[np.ndarray]:
+        return [b.T(t) for b, t in zip(self.blocks, split_theta(self.blocks, theta))]
+
+    def lambda_diag_blocks(self, theta: np.ndarray) -> sp.csc_matrix:
+        """Sparse block-diagonal Lambda (q x q)."""
+        mats = [sp.kron(sp.identity(b.nlevels, format="csc"), sp.csc_matrix(T), format="csc")
+                for b, T in zip(self.blocks, self.factors(theta))]
+        return sp.block_diag(mats, format="csc") if mats else sp.csc_matrix((0, 0))
+
+    def _lambda_t_apply(self, Ts: list[np.ndarray], v: np.ndarray) -> np.ndarray:
+        """Lambda' v for v of shape (q,) or (q, k)."""
+        out = np.empty_like(v, dtype=float)
+        for k, (b, T) in enumerate(zip(self.blocks, Ts)):
+            lo, hi = self.offsets[k], self.offsets[k + 1]
+            vk = v[lo:hi].reshape((b.nlevels, b.p) + v.shape[1:])
+            out[lo:hi] = np.einsum("ji,lj...->li...", T, vk).reshape(v[lo:hi].shape)
+        return out
+
+    def _lambda_apply(self, Ts: list[np.ndarray], v: np.ndarray) -> np.ndarray:
+        """Lambda v."""
+        out = np.empty_like(v, dtype=float)
+        for k, (b, T) in enumerate(zip(self.blocks, Ts)):
+            lo, hi = self.offsets[k], self.offsets[k + 1]
+            vk = v[lo:hi].reshape((b.nlevels, b.p) + v.shape[1:])
+            out[lo:hi] = np.einsum("ij,lj...->li...", T, vk).reshape(v[lo:hi].shape)
+        return out
+
+    # -- the blocked Cholesky of A = Lambda'Z'Z Lambda + I --------------------------------
+    def _cholesky(self, Ts):
+        b1, T1 = self.blocks[0], Ts[0]
+        A11 = np.einsum("ji,ljk,km->lim", T1, self.Z1tZ1, T1)
+        A11 = A11 + np.eye(b1.p)[None, :, :]
+        L11 = np.linalg.cholesky(A11)  # (l1, p1, p1)
+        q2 = self.q - self.q1
+        if q2 == 0:
+            return L11, None, None
+        # Lambda2' Z2'Z1 Lambda1 (q2 x q1), dense
+        A21 = self.Z2tZ1.toarray()
+        # right-multiply by Lambda1: per level block
+        A21 = np.einsum("rlj,jk->rlk", A21.reshape(q2, b1.nlevels, b1.p), T1).reshape(q2, self.q1)
+        A21 = self._lambda_t_apply_rest(Ts, A21)
+        A22 = self._lambda_t_apply_rest(Ts, self._lambda_t_apply_rest(Ts, self.Z2tZ2).T).T
+        A22[np.diag_indices(q2)] += 1.0
+        # L21 = A21 L11^-T, block by block
+        Linv = np.linalg.inv(L11)  # (l1, p1, p1) lower-triangular inverses
+        L21 = np.einsum("rlj,lkj->rlk", A21.reshape(q2, b1.nlevels, b1.p), Linv).reshape(q2, self.q1)
+        S = A22 - L21 @ L21.T
+        L22 = np.linalg.cholesky(S)
+        return L11, L21, L22
+
+    def _lambda_t_apply_rest(self, Ts, M):
+        """Lambda_rest' M for M with q2 rows (terms 2..K)."""
+        out = np.empty_like(M)
+        for k in range(1, len(self.blocks)):
+            b, T = self.blocks[k], Ts[k]
+            lo, hi = self.offsets[k] - self.q1, self.offsets[k + 1] - self.q1
+            Mk = M[lo:hi].reshape(b.nlevels, b.p, -1)
+            out[lo:hi] = np.einsum("ji,ljc->lic", T, Mk).reshape(hi - lo, -1)
+        return out
+
+    @staticmethod
+    def _solve_L(chol, r):
+        """Solve L x = r (forward)."""
+        L11, L21, L22 = chol
+        l1, p1, _ = L11.shape
+        q1 = l1 * p1
+        r = np.asarray(r, float)
+        shp = r.shape[1:]
+        r1 = r[:q1].reshape((l1, p1) + shp)
+        if shp:
+            x1 = np.linalg.solve(L11, r1)
+        else:
+            x1 = np.linalg.solve(L11, r1[..., None])[..., 0]
+        x1 = x1.reshape((q1,) + shp)
+        if L21 is None:
+            return x1
+        x2 = sla.solve_triangular(L22, r[q1:] - L21 @ x1, lower=True)
+        return np.concatenate([x1, x2])
+
+    @staticmethod
+    def _solve_Lt(chol, r):
+        """Solve L' x = r (backward)."""
+        L11, L21, L22 = chol
+        l1, p1, _ = L11.shape
+        q1 = l1 * p1
+        r = np.asarray(r, float)
+        shp = r.shape[1:]
+        r1 = r[:q1]
+        if L21 is not None:
+            x2 = sla.solve_triangular(L22, r[q1:], lower=True, trans="T")
+            r1 = r1 - L21.T @ x2
+        L11t = np.swapaxes(L11, 1, 2)
+        r1 = r1.reshape((l1, p1) + shp)
+        if shp:
+            x1 = np.linalg.solve(L11t, r1)
+        else:
+            x1 = np.linalg.solve(L11t, r1[..., None])[..., 0]
+        x1 = x1.reshape((q1,) + shp)
+        return x1 if L21 is None else np.concatenate([x1, x2])
+
+    @staticmethod
+    def _logdet(chol) -> float:
+        L11, L21, L22 = chol
+        ld = 2.0 * np.sum(np.log(np.einsum("lii->li", L11)))
+        if L22 is not None:
+            ld += 2.0 * np.sum(np.log(np.diag(L22)))
+        return float(ld)
+
+    # -- the solve ---------------------------------------------------------------------
+    def solve(self, theta: np.ndarray, full: bool = False) -> Solution:
+        theta = np.asarray(theta, float)
+        n, p = self.n, self.p
+        if not self.blocks:
+            raise ValueError("a mixed model needs at least one random-effects term")
+        Ts = self.factors(theta)
+        chol = self._cholesky(Ts)
+        cu = self._solve_L(chol, self._lambda_t_apply(Ts, self.Zty))
+        RZX = self._solve_L(chol, self._lambda_t_apply(Ts, self.ZtX)) if p else np.zeros((self.q, 0))
+        RXtRX = self.XtX - RZX.T @ RZX
+        if p:
+            RX = np.linalg.cholesky(RXtRX)
+            beta = sla.cho_solve((RX, True), self.Xty - RZX.T @ cu)
+            logdet_RX = 2.0 * float(np.sum(np.log(np.diag(RX))))
+        else:
+            beta, logdet_RX = np.zeros(0), 0.0
+        u = self._solve_Lt(chol, cu - RZX @ beta)
+        b = self._lambda_apply(Ts, u)
+        fitted = self.X @ beta + self.Z @ b
+        resid = self.y - fitted
+        pwrss = float(resid @ resid + u @ u)
+        logdet_L = self._logdet(chol)
+        dev_ml = logdet_L + n * (1.0 + LOG2PI + np.log(pwrss / n))
+        nmp = n - p
+        reml = logdet_L + logdet_RX + nmp * (1.0 + LOG2PI + np.log(pwrss / nmp))
+        sol = Solution(theta=theta, beta=beta, u=u, b=b, pwrss=pwrss, logdet_L=logdet_L,
+                       logdet_RX=logdet_RX, RXtRX=RXtRX, sigma2_ml=pwrss / n,
+                       sigma2_reml=pwrss / nmp, deviance_ml=float(dev_ml),
+                       reml_crit=float(reml), fitted=fitted)
+        if full:
+            sol.extras["condvar_rel"] = self._condvar_rel(Ts, chol)
+        return sol
+
+    def objective(self, theta: np.ndarray, REML: bool) -> float:
+        """The criterion lme4 minimises: REML criterion or ML deviance (inf where undefined)."""
+        try:
+            s = self.solve(theta)
+        except (np.linalg.LinAlgError, FloatingPointError, ValueError):
+            return np.inf
+        val = s.reml_crit if REML else s.deviance_ml
+        return float(val) if np.isfinite(val) else np.inf
+
+    def _condvar_rel(self, Ts, chol) -> list[np.ndarray]:
+        """Per term, (nlevels, p, p) blocks of Lambda A^-1 Lambda' (times sigma^2: condVar)."""
+        L11, L21, L22 = chol
+        l1, p1, _ = L11.shape
+        Linv = np.linalg.inv(L11)
+        # diag blocks of A^-1 for term 1
+        A11inv = np.einsum("lji,ljk->lik", Linv, Linv)
+        out_blocks = []
+        if L21 is not None:
+            # W = L22^-1 L21 L11^-1  (q2 x q1)
+            q2 = L22.shape[0]
+            M = np.einsum("rlj,ljk->rlk", L21.reshape(q2, l1, p1), Linv).reshape(q2, l1 * p1)
+            W = sla.solve_triangular(L22, M, lower=True)
+            Wr = W.reshape(q2, l1, p1)
+            A11inv = A11inv + np.einsum("rli,rlk->lik", Wr, Wr)
+            L22inv = sla.solve_triangular(L22, np.eye(q2), lower=True)
+            A22inv = L22inv.T @ L22inv
+        T1 = Ts[0]
+        out_blocks.append(np.einsum("ij,ljk,mk->lim", T1, A11inv, T1))
+        for k in range(1, len(self.blocks)):
+            b, T = self.blocks[k], Ts[k]
+            lo, hi = self.offsets[k] - self.q1, self.offsets[k + 1] - self.q1
+            sub = A22inv[lo:hi, lo:hi]
+            blk = np.stack([sub[i * b.p:(i + 1) * b.p, i * b.p:(i + 1) * b.p] for i in range(b.nlevels)])
+            out_blocks.append(np.einsum("ij,ljk,mk->lim", T, blk, T))
+        return out_blocks

@@ -1,0 +1,180 @@
+"""Every lmer case of R's reference corpus, quantity by quantity, against R's numbers.
+
+The expected values are read from the JSON that R wrote (never typed in here); the
+tolerances are parity.py's own (imported, so they cannot drift looser here).
+"""
+from __future__ import annotations
+
+import importlib.util
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mlm_wrap as mw
+from conftest import RREF, lmer_case_ids, load_case, load_data, requires_corpus
+
+pytestmark = requires_corpus
+
+
+def _parity_tol() -> dict:
+    spec = importlib.util.spec_from_file_location("rref_parity", RREF / "parity.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.TOL
+
+
+TOL = _parity_tol() if (RREF / "parity.py").exists() else {}
+_FITS: dict[str, tuple] = {}
+
+
+def fitted_case(case_id: str):
+    if case_id not in _FITS:
+        case = load_case(case_id)
+        df = load_data(case["data"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = mw.lmer(case["formula"], data=df, REML=case["REML"])
+        _FITS[case_id] = (case, df, m)
+    return _FITS[case_id]
+
+
+def relerr(got, ref) -> float:
+    got, ref = np.asarray(got, float), np.asarray(ref, float)
+    return float(np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-8)))
+
+
+CASES = lmer_case_ids()
+
+
+@pytest.mark.parametrize("cid", CASES)
+def test_fixef_and_se(cid):
+    case, _, m = fitted_case(cid)
+    fe, se = mw.fixef(m), mw.se_fixef(m)
+    assert list(fe.index) == list(case["fixef"])  # R's names, R's order
+    assert relerr(fe[list(case["fixef"])], list(case["fixef"].values())) <= TOL["fixef"]
+    assert relerr(se[list(case["se_fixef"])], list(case["se_fixef"].values())) <= TOL["se_fixef"]
+
+
+@pytest.mark.parametrize("cid", CASES)
+def test_vcov_is_lme4s(cid):
+    case, _, m = fitted_case(cid)
+    V = mw.vcov(m).to_numpy()
+    ref = np.asarray(case["vcov"], float)
+    assert np.max(np.abs(V - ref)) / np.max(np.abs(ref)) <= TOL["se_fixef"]
+
+
+@pytest.mark.parametrize("cid", CASES)
+def test_varcorr_frame(cid):
+    case, _, m = fitted_case(cid)
+    got = mw.VarCorr(m).to_frame()
+    ref = pd.DataFrame(case["varcorr"])
+    # R's row order and names
+    assert got["grp"].tolist() == ref["grp"].tolist()
+    assert got["var1"].fillna("").tolist() == ref["var1"].fillna("").tolist()
+    assert got["var2"].fillna("").tolist() == ref["var2"].fillna("").tolist()
+    scale = ref["vcov"][ref["var2"].isna()].abs().max()
+    for (_, g), (_, r) in zip(got.iterrows(), ref.iterrows()):
+        if isinstance(r["var2"], str):
+            assert abs(g["sdcor"] - r["sdcor"]) <= TOL["vcov_re"]
+        else:
+            assert abs(g["vcov"] - r["vcov"]) / max(abs(r["vcov"]), 1e-3 * scale) <= TOL["vcov_re"]
+
+
+@pytest.mark.parametrize("cid", CASES)
+def test_likelihood_and_criteria(cid):
+    case, _, m = fitted_case(cid)
+    assert relerr(mw.sigma(m), case["sigma"]) <= TOL["sigma"]
+    d = float(mw.logLik(m)) - case["logLik"]
+    assert -TOL["loglik_abs"] <= d <= 0.05  # never worse than R's optimum
+    assert mw.logLik(m).df == case["df"]
+    assert abs(mw.AIC(m) - case["AIC"]) <= TOL["ic_abs"]
+    assert abs(mw.BIC(m) - case["BIC"]) <= TOL["ic_abs"]
+    if case["REMLcrit"] is not None:
+        assert abs(mw.REMLcrit(m) - case["REMLcrit"]) <= 2 * TOL["loglik_abs"]
+    else:
+        assert abs(mw.deviance(m) - case["deviance"]) <= 2 * TOL["loglik_abs"]
+
+
+@pytest.mark.parametrize("cid", CASES)
+def test_counts_and_singularity(cid):
+    case, _, m = fitted_case(cid)
+    assert mw.nobs(m) == case["nobs"]
+    assert mw.ngrps(m) == case["ngrps"]  # names and R's order
+    assert list(mw.ngrps(m)) == list(case["ngrps"])
+    assert mw.isSingular(m) == case["isSingular"]
+
+
+def _table_err(got: dict, ref: dict, scale) -> float:
+    worst = 0.0
+    assert list(got) == list(ref)  # grouping factors in lme4's order
+    for grp, t in ref.items():
+        g = got[grp]
+        assert [str(i) for i in g.index] == [str(i) for i in t["index"]]  # R's level order
+        assert list(g.columns) == t["columns"]
+        r = np.asarray(t["data"], float)
+        for j, c in enumerate(t["columns"]):
+            worst = max(worst, float(np.max(np.abs(g[c].to_numpy(float) - r[:, j]))) / scale(grp, c, r[:, j]))
+    return worst
+
+
+def _sd_of(case):
+    sd = {}
+    for row in case["varcorr"]:
+        if row["var2"] is None and row["grp"] != "Residual":
+            sd[(row["grp"].split(".")[0], row["var1"])] = max(row["sdcor"], 1e-8)
+    return sd
+
+
+@pytest.mark.parametrize("cid", CASES)
+def test_ranef_and_coef(cid):
+    case, _, m = fitted_case(cid)
+    sd = _sd_of(case)
+    ref_sd = lambda g, c, col: sd.get((g, c), max(sd.values(), default=1.0)) or 1.0
+    assert _table_err(mw.ranef(m), case["ranef"], ref_sd) <= TOL["ranef_sd"]
+    coef_scale = lambda g, c, col: ref_sd(g, c, col) if (g, c) in sd else max(ref_sd(g, c, col), 1.0)
+    assert _table_err(mw.coef(m), case["coef"], coef_scale) <= TOL["ranef_sd"]
+
+
+@pytest.mark.parametrize("cid", CASES)
+def test_se_ranef(cid):
+    case, _, m = fitted_case(cid)
+    got = mw.se_ranef(m)
+    if case["se_ranef"]:
+        rel_scale = lambda g, c, col: 1.0
+        for grp, t in case["se_ranef"].items():
+            r = np.asarray(t["data"], float)
+            g = got[grp].loc[[str(i) for i in t["index"]], t["columns"]].to_numpy(float)
+            assert np.max(np.abs(g - r) / np.maximum(np.abs(r), 1e-8)) <= TOL["condsd"]
+    rc = case["ranef_condsd"]
+    for gv, term, lvl, sdv in zip(rc["grpvar"], rc["term"], rc["grp"], rc["condsd"]):
+        assert abs(got[gv].loc[str(lvl), term] - sdv) / max(sdv, 1e-8) <= TOL["condsd"]
+
+
+@pytest.mark.parametrize("cid", CASES)
+def test_fitted_residuals_predict(cid):
+    case, df, m = fitted_case(cid)
+    rows = np.asarray(case["fitted_rows"]) - 1
+    s = case["sigma"]
+    assert len(mw.fitted(m)) == case["nobs"]
+    assert np.max(np.abs(np.asarray(mw.fitted(m))[rows] - case["fitted"])) / s <= TOL["fitted_sd"]
+    assert np.max(np.abs(np.asarray(mw.residuals(m))[rows] - case["residuals"])) / s <= TOL["fitted_sd"]
+    nd = df.iloc[[int(i) - 1 for i in case["predict_rows"]]]
+    pc = np.asarray(mw.predict(m, newdata=nd), float)
+    pp = np.asarray(mw.predict(m, newdata=nd, re_form="~0"), float)
+    assert np.max(np.abs(pc - case["predict_conditional"])) / s <= TOL["fitted_sd"]
+    assert np.max(np.abs(pp - case["predict_population"])) / s <= TOL["fitted_sd"]
+    # the no-newdata forms agree with the newdata forms on the same rows
+    pna = np.asarray(mw.predict(m, re_form=None), float)[[int(i) - 1 for i in case["predict_rows"]]]
+    assert np.allclose(pna, pc)
+
+
+@pytest.mark.parametrize("cid", CASES)
+def test_confint_wald(cid):
+    case, _, m = fitted_case(cid)
+    t = case["confint_wald"]
+    r = pd.DataFrame(t["data"], index=t["index"], columns=t["columns"]).dropna()
+    ci = mw.confint(m, method="Wald")
+    assert list(ci.columns) == t["columns"]
+    assert relerr(ci.loc[r.index, r.columns].to_numpy(float), r.to_numpy(float)) <= TOL["confint"]
