@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Optional, Union
+from typing import Callable, Iterable, Optional, TypeVar, Union
 
 __all__ = [
     "FormulaError",
@@ -405,25 +405,32 @@ class _Parser:
     def _match_brackets(self) -> list[tuple[int, int]]:
         """Check (), [] balance; return spans of all bracket groups."""
         stack: list[_Tok] = []
+        starts: list[int] = []
         groups: list[tuple[int, int]] = []
         pairs = {")": "(", "]": "["}
-        for tok in self.toks:
+        for k, tok in enumerate(self.toks):
             if tok.kind != "op":
                 continue
-            if tok.value in "([" and len(tok.value) == 1:
+            if tok.value in ("(", "["):
                 stack.append(tok)
+                before = self.toks[k - 1] if k else None
+                # quote a call together with its function name: "f(x, )"
+                call = before is not None and before.kind == "name" and \
+                    before.end == tok.start
+                starts.append(before.start if call and before else tok.start)
             elif tok.value in pairs:
                 if not stack:
                     raise FormulaError(
                         f"unbalanced parentheses: unmatched '{tok.value}' in "
                         f"'{_snippet(self.text, 0, tok.end)}'")
                 opener = stack.pop()
+                group_start = starts.pop()
                 if opener.value != pairs[tok.value]:
                     raise FormulaError(
                         f"unbalanced parentheses: '{opener.value}' closed by "
                         f"'{tok.value}' in "
                         f"'{_snippet(self.text, opener.start, tok.end)}'")
-                groups.append((opener.start, tok.end))
+                groups.append((group_start, tok.end))
         if stack:
             opener = stack[-1]
             raise FormulaError(
@@ -495,6 +502,7 @@ class _Parser:
             if prec <= limit:
                 return left
             self.advance()
+            self._require_operand(tok)
             right = self.parse_expr(prec - 1 if right_assoc else prec)
             node = _Binary(op, left, right, _join(left, right))
             if op in _COMPARE_OPS:
@@ -575,10 +583,8 @@ class _Parser:
         if self.is_op(tok, "("):
             self.advance()
             if self.is_op(self.peek(), ")"):
-                close = self.peek()
                 raise FormulaError(
-                    f"empty parentheses '()' in "
-                    f"'{self._context(close.start) if self._context(close.start) != '()' else self.text.strip()}'")
+                    f"empty parentheses '()' in '{self._context(tok.start)}'")
             inner = self.parse_expr(0)
             close = self.peek()
             if not self.is_op(close, ")"):
@@ -599,7 +605,8 @@ class _Parser:
             return self.fail(
                 f"random-effects term has an empty left-hand side before "
                 f"'{tok.value}'", tok)
-        if prev is not None and prev.kind == "op" and prev.value not in "([,":
+        if prev is not None and prev.kind == "op" and prev.value not in (
+                "(", "[", ",", ")", "]"):
             return self.fail(
                 f"missing operand between '{prev.value}' and "
                 f"{_describe(tok)}", tok)
@@ -697,7 +704,7 @@ def _parse(text: str) -> Node:
         return _Parser(text).parse_all()
     except RecursionError:
         raise FormulaError(
-            f"formula is nested too deeply: '{text.strip()[:60]}...'") from None
+            f"formula is nested too deeply: '{text.strip()[:40]}...'") from None
 
 
 # ---------------------------------------------------------------------------
@@ -883,10 +890,8 @@ def _parse_model(text: str) -> _Model:
         for n in _walk(part):
             if isinstance(n, (_Binary, _Unary)) and n.op == "~":
                 raise FormulaError(
-                    f"a formula may contain only one '~': "
-                    f"'{_frag(text, n) if kind != 'two' or n is not tree else text.strip()}'"
-                    if not (n is lhs) else
-                    f"a formula may contain only one '~': '{text.strip()}'")
+                    f"a formula may contain only one '~': '{_frag(text, n)}' "
+                    f"in '{text.strip()}'")
     if lhs is not None and _any_bars(lhs):
         bar = next(n for n in _walk(lhs) if _is_bar(n))
         raise FormulaError(
@@ -954,15 +959,18 @@ def _slash_terms(text: str, group: Node, where: Node) -> Union[Node, list]:
         return [rec(x.left), rec(x.right)]
 
     res = rec(group)
-    if isinstance(res, list):
-        first: Union[Node, list] = res
-        while isinstance(first, list):
-            first = first[0]
-        if not isinstance(first, (_Name, _Const)):
+    leaf: Union[Node, list] = res
+    while isinstance(leaf, list):
+        if isinstance(leaf[1], list):  # only from `/`(a, b/c) call syntax
             raise FormulaError(
-                f"the outermost grouping factor '{_frag(text, first)}' in "
-                f"'{_frag(text, where)}' must be a single variable for "
-                f"lme4's '/' expansion")
+                f"unparseable formula for grouping factor "
+                f"'{_frag(text, group)}' in '{_frag(text, where)}'")
+        leaf = leaf[0]
+    if isinstance(res, list) and not isinstance(leaf, (_Name, _Const)):
+        raise FormulaError(
+            f"the outermost grouping factor '{_frag(text, leaf)}' in "
+            f"'{_frag(text, where)}' must be a single variable for "
+            f"lme4's '/' expansion")
     return res
 
 
@@ -1001,18 +1009,37 @@ def _expand_double_vert(text: str, node: _Binary) -> Node:
     group = _deparse(node.right)
     src = "(" + ")+(".join(f"{t}|{group}" for t in newtrms) + ")"
     expanded = _Parser(src).parse_all()
-    return _mark_nocorr(expanded)
+    return _mark_nocorr(_strip_spans(expanded))
+
+
+def _strip_spans(node: Node) -> Node:
+    """Copy of ``node`` without source positions (for re-parsed text)."""
+    if isinstance(node, (_Name, _Const)):
+        return replace(node, span=None)
+    if isinstance(node, _Paren):
+        return replace(node, inner=_strip_spans(node.inner), span=None)
+    if isinstance(node, _Unary):
+        return replace(node, operand=_strip_spans(node.operand), span=None)
+    if isinstance(node, _Binary):
+        return replace(node, left=_strip_spans(node.left),
+                       right=_strip_spans(node.right), span=None)
+    if isinstance(node, _Call):
+        return replace(node, fn=_strip_spans(node.fn), span=None,
+                       args=tuple((n, _strip_spans(v)) for n, v in node.args))
+    return replace(node, obj=_strip_spans(node.obj), span=None,
+                   args=tuple((n, None if v is None else _strip_spans(v))
+                              for n, v in node.args))
 
 
 def _mark_nocorr(node: Node) -> Node:
     """Flag every bar in ``node`` as coming from a '||' expansion."""
     if isinstance(node, _Paren):
-        return replace(node, inner=_mark_nocorr(node.inner), span=None)
+        return replace(node, inner=_mark_nocorr(node.inner))
     if isinstance(node, _Binary):
         if _is_bar(node):
-            return replace(node, nocorr=True, span=None)
+            return replace(node, nocorr=True)
         return replace(node, left=_mark_nocorr(node.left),
-                       right=_mark_nocorr(node.right), span=None)
+                       right=_mark_nocorr(node.right))
     return node
 
 
@@ -1180,16 +1207,7 @@ def _make_interaction(x: Union[Node, list]) -> Union[Node, list]:
         return x
     trm1 = _make_interaction(x[0])
     trm11 = trm1[0] if isinstance(trm1, list) else trm1
-    second = x[1]
-    assert not isinstance(second, list) or True
-    right_leaf = second if not isinstance(second, list) else _first_leaf(second)
-    return [_Binary(":", right_leaf, trm11), trm1]
-
-
-def _first_leaf(x: Union[Node, list]) -> Node:
-    while isinstance(x, list):
-        x = x[0]
-    return x
+    return [_Binary(":", x[1], trm11), trm1]
 
 
 def _flatten(x: Union[Node, list]) -> list[Node]:
@@ -1226,7 +1244,7 @@ def _nobars(node: Node) -> Optional[Node]:
     return node  # pragma: no cover - validation rejects bars elsewhere
 
 
-def _random_term(text: str, bar: _Binary) -> "RandomTerm":
+def _random_term(bar: _Binary) -> "RandomTerm":
     return RandomTerm(_deparse(bar.left), _deparse(bar.right),
                       correlated=not bar.nocorr)
 
@@ -1298,6 +1316,22 @@ class ParsedFormula:
         return tuple(dict.fromkeys(t.group for t in self.random))
 
 
+_F = TypeVar("_F", bound=Callable[..., object])
+
+
+def _guard(func: _F) -> _F:
+    """Turn RecursionError on absurdly nested input into FormulaError."""
+    @functools.wraps(func)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        try:
+            return func(*args, **kwargs)
+        except RecursionError:
+            raise FormulaError("formula is nested too deeply: "
+                               f"'{str(args[0]).strip()[:40]}...'") from None
+    return wrapper  # type: ignore[return-value]
+
+
+@_guard
 def deparse_formula(text: str) -> str:
     """R's deparse of ``text`` after lme4's expandDoubleVerts (alias of
     :func:`expand_double_verts`)."""
@@ -1314,6 +1348,7 @@ def _render(model: _Model, rhs: Node) -> str:
     return body
 
 
+@_guard
 def parse_formula(text: str) -> ParsedFormula:
     """Parse a two-sided lme4 formula such as ``"y ~ x + (1 + x | g)"``.
 
@@ -1329,7 +1364,7 @@ def parse_formula(text: str) -> ParsedFormula:
             f"'{text.strip()}'")
     assert model.lhs is not None
     fixed = _nobars(model.rhs)
-    random = tuple(_random_term(text, b) for b in _bars_of(model))
+    random = tuple(_random_term(b) for b in _bars_of(model))
     return ParsedFormula(
         formula=text,
         response=_deparse(model.lhs),
@@ -1338,13 +1373,15 @@ def parse_formula(text: str) -> ParsedFormula:
     )
 
 
+@_guard
 def find_bars(rhs_or_formula: str) -> list[RandomTerm]:
     """lme4::findbars: the random-effects terms of a formula (or of a bare
     right-hand side), with ``||`` and ``/`` expanded, in lme4's order."""
     model = _parse_model(rhs_or_formula)
-    return [_random_term(rhs_or_formula, b) for b in _bars_of(model)]
+    return [_random_term(b) for b in _bars_of(model)]
 
 
+@_guard
 def no_bars(formula: str) -> str:
     """lme4::nobars: the formula with all random-effects terms removed.
 
@@ -1358,6 +1395,7 @@ def no_bars(formula: str) -> str:
     return _render(model, _Const("1", "num") if nb is None else nb)
 
 
+@_guard
 def expand_double_verts(formula: str) -> str:
     """lme4::expandDoubleVerts: rewrite ``(x || g)`` as ``(1 | g) + (0 + x | g)``.
 
@@ -1369,6 +1407,7 @@ def expand_double_verts(formula: str) -> str:
     return _render(model, _expand_double_verts(formula, model.rhs))
 
 
+@_guard
 def expand_slash(
     terms: Union[RandomTerm, str, Iterable[Union[RandomTerm, str]]],
 ) -> list[RandomTerm]:
@@ -1385,28 +1424,21 @@ def expand_slash(
     out: list[RandomTerm] = []
     for item in items:
         if isinstance(item, RandomTerm):
-            text = str(item)
-            model = _parse_model(text)
-            bars = _find_bar_nodes(model.rhs)
-            if len(bars) != 1:  # pragma: no cover - str() is one bar term
-                raise FormulaError(f"not a single random-effects term: '{text}'")
-            bar = replace(bars[0], nocorr=not item.correlated)
-            out.extend(_random_term(text, b) for b in _expand_slash_node(text, bar))
+            text, keep_corr = f"{item.expr} | {item.group}", item.correlated
         elif isinstance(item, str):
-            src = item.strip()
-            if src and not src.startswith("("):
-                src = "(" + src + ")"
-            model = _parse_model(src)
-            core = model.rhs
-            while isinstance(core, _Paren):
-                core = core.inner
-            if model.kind != "rhs" or not (_is_bar(core) or core is not model.rhs
-                                           and _any_bars(core)):
-                raise FormulaError(
-                    f"expected a random-effects term like '(1 | g)', "
-                    f"got '{item.strip()}'")
-            out.extend(_random_term(src, b) for b in _bars_of(model))
+            text, keep_corr = item, True
         else:
             raise TypeError(
                 f"expected RandomTerm or str, not {type(item).__name__}")
+        model = _parse_model("(" + text + ")")
+        core = model.rhs
+        while isinstance(core, _Paren):
+            core = core.inner
+        if model.kind != "rhs" or not _is_bar(core):
+            raise FormulaError(
+                f"expected a single random-effects term like '(1 | g)', "
+                f"got '{text.strip()}'")
+        for bar in _bars_of(model):
+            term = _random_term(bar)
+            out.append(term if keep_corr else replace(term, correlated=False))
     return out

@@ -455,6 +455,8 @@ def format_num(x: Any, digits: int = 7, nsmall: int = 0, width: int | None = Non
 
     ``scientific`` is R's argument (``True``/``False``) or a ``scipen`` penalty (int).
     """
+    if _is_integer_input(x):
+        return _format_integer(x, width, trim, na_encode)
     vals = _coerce(x)
     w, d, e = _format_real(vals, int(digits), int(nsmall), _scipen(scientific))
     if trim:
@@ -462,6 +464,30 @@ def format_num(x: Any, digits: int = 7, nsmall: int = 0, width: int | None = Non
     if width is not None:
         w = max(w, int(width))
     return [_encode_real(v, k, w, d, e, na_encode) for v, k in vals]
+
+
+def _is_integer_input(x: Any) -> bool:
+    """True for R integer vectors: numpy integer arrays / scalars, lists of Python ints."""
+    if isinstance(x, bool) or isinstance(x, np.bool_):
+        return False
+    if isinstance(x, (int, np.integer)):
+        return True
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "iu"
+    if isinstance(x, (list, tuple)) and x:
+        return all((isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)))
+                   or v is None for v in x) and any(v is not None for v in x)
+    return False
+
+
+def _format_integer(x: Any, width: int | None, trim: bool, na_string: str) -> list[str]:
+    """R's ``formatInteger`` + ``EncodeInteger``: common width, NA as "NA"."""
+    items = [None if v is None else int(v) for v in _flatten(x)]
+    strs = [na_string if v is None else str(v) for v in items]
+    w = 0 if trim else max([1] + [len(t) for t in strs])
+    if width is not None:
+        w = max(w, int(width))
+    return [t.rjust(w) for t in strs]
 
 
 def format1(x: Any, digits: int = 7, nsmall: int = 0) -> str:
@@ -504,7 +530,9 @@ def formatC(x: Any, digits: int | None = None, format: str | None = None,
     elif format == "d":
         if mode != "integer":
             mode = "integer"
-            vals = [(float(math.trunc(v)), k) if k == "fin" else (v, k) for v, k in vals]
+            # storage.mode<- "integer": truncate; non-finite / out of range -> NA
+            vals = [(float(math.trunc(v)), k) if (k == "fin" and abs(v) < 2147483648.0)
+                    else (NA_REAL, "na") for v, k in vals]
     else:
         raise ValueError("'format' must be one of {\"f\",\"e\",\"E\",\"g\",\"G\", \"fg\"}")
     if width is None and digits is None:
@@ -526,6 +554,12 @@ def formatC(x: Any, digits: int | None = None, format: str | None = None,
     dig = abs(cdigits)
     rm_trailing_0 = cdigits >= 0
 
+    if width == 0:
+        raise ValueError("width cannot be zero")
+    # glibc pads with zeros on the right for a negative '*' width with the '0' flag
+    zero_right = width < 0 and "0" in nf and "-" not in nf and format != "d"
+    cflag = flag.replace("0", "") if zero_right else flag
+
     out: list[str] = []
     special: list[int] = []
     for i, (v, k) in enumerate(vals):
@@ -534,11 +568,15 @@ def formatC(x: Any, digits: int | None = None, format: str | None = None,
             out.append("")
             continue
         if format == "d":
-            out.append(("%" + flag + "*d") % (width, int(v)))
+            s = ("%" + cflag + "*d") % (width, int(v))
         elif format == "fg":
-            out.append(_fg(v, width, dig, flag, rm_trailing_0))
+            s = _fg(v, width, dig, cflag, rm_trailing_0)
         else:
-            out.append(("%" + flag + "*.*" + format) % (width, dig, v))
+            s = ("%" + cflag + "*.*" + format) % (width, dig, v)
+        if zero_right:
+            t = s.rstrip(" ")
+            s = t + "0" * (len(s) - len(t))
+        out.append(s)
     if special:
         rq = [{"na": "NA", "nan": "NaN", "inf": "Inf", "-inf": "-Inf"}[vals[i][1]] for i in special]
         w = abs(width)
