@@ -215,9 +215,13 @@ class LmerMod:
     def coef(self) -> dict[str, pd.DataFrame]:
         """lme4's ``coef``: fixed effects plus each group's random effects, all fixed columns."""
         fe = self.fixef()
+        ranefs = self.ranef()
+        # lme4: random-only columns (setdiff over all factors) come first, filled with 0
+        missing = list(dict.fromkeys(c for re in ranefs.values() for c in re.columns
+                                     if c not in fe.index))
+        cols = missing + list(fe.index)
         out = {}
-        for g, re in self.ranef().items():
-            cols = list(fe.index) + [c for c in re.columns if c not in fe.index]
+        for g, re in ranefs.items():
             base = pd.DataFrame([[fe.get(c, 0.0) for c in cols]] * len(re), index=re.index, columns=cols)
             for c in re.columns:
                 base[c] = base[c] + re[c]

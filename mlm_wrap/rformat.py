@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -683,6 +683,9 @@ def signif_stars(pv: Any) -> list[str]:
     return out
 
 
+_symnum_stars = signif_stars
+
+
 @dataclass
 class CoefTable:
     """Formatted coefficient table as ``printCoefmat`` would print it.
@@ -697,7 +700,6 @@ class CoefTable:
     colnames: list[str]
     cells: list[list[str]]
     legend: str | None = None
-    widths: list[int] = field(default_factory=list)
 
     def render(self, width: int = 80) -> str:
         """The exact console text of ``printCoefmat`` (ends with a newline)."""
@@ -718,8 +720,9 @@ def _as_numeric(s: str) -> float | None:
         return None
 
 
-def format_coefmat(x: Any, rownames: Sequence[str], colnames: Sequence[str],
-                   digits: int = 5, signif_stars_: bool = True,
+def format_coefmat(x: Any, rownames: Sequence[str] | None = None,
+                   colnames: Sequence[str] | None = None,
+                   digits: int = 5, signif_stars: bool = True,
                    signif_legend: bool | None = None, dig_tst: int | None = None,
                    cs_ind: Sequence[int] | None = None, tst_ind: Sequence[int] | None = None,
                    zap_ind: Sequence[int] = (), P_values: bool | None = None,
@@ -727,11 +730,26 @@ def format_coefmat(x: Any, rownames: Sequence[str], colnames: Sequence[str],
                    na_print: str = "NA") -> CoefTable:
     """Port of ``stats::printCoefmat`` returning the formatted cells instead of printing.
 
-    ``x`` is an (n, nc) table (None / NA_REAL = NA); ``cs_ind``, ``tst_ind`` and
+    ``x`` is an (n, nc) table: nested lists, a numpy (masked) array or a pandas
+    DataFrame (whose index / columns are the default row / column names).
+    None / NA_REAL / masked entries are NA.  ``cs_ind``, ``tst_ind`` and
     ``zap_ind`` are 0-based column indices.  lme4's summary calls it with
-    ``digits = max(3, getOption("digits") - 3)`` i.e. 4.
+    ``digits = max(3, getOption("digits") - 3)`` i.e. 4; R's default is 5.
     """
-    rows = [list(r) for r in (x.tolist() if isinstance(x, np.ndarray) and x.dtype != object else x)]
+    if hasattr(x, "columns") and hasattr(x, "index"):  # pandas DataFrame
+        if rownames is None:
+            rownames = [str(v) for v in x.index]
+        if colnames is None:
+            colnames = [str(v) for v in x.columns]
+        x = x.to_numpy(dtype=object)
+    if isinstance(x, np.ma.MaskedArray):
+        x = np.where(np.ma.getmaskarray(x), None, np.asarray(x.data, dtype=object))
+    if isinstance(x, np.ndarray):
+        rows = [list(r) for r in (x.tolist() if x.ndim == 2 else [x.tolist()])]
+    else:
+        rows = [list(r) for r in x]
+    if colnames is None or rownames is None:
+        raise ValueError("rownames and colnames are required unless x is a DataFrame")
     n = len(rows)
     nc = len(colnames)
     if any(len(r) != nc for r in rows):
@@ -834,9 +852,9 @@ def format_coefmat(x: Any, rownames: Sequence[str], colnames: Sequence[str],
             fp = format_pval([pv[i] for i in idx], digits=dig_tst, eps=eps_Pvalue)
             for i, s in zip(idx, fp):
                 Cf[i][nc - 1] = s
-            show_stars = signif_stars_ and any(pv[i] < 0.1 for i in idx)
+            show_stars = signif_stars and any(pv[i] < 0.1 for i in idx)
             if show_stars:
-                stars = signif_stars([None if ina[i][nc - 1] else pv[i] for i in range(n)])
+                stars = _symnum_stars([None if ina[i][nc - 1] else pv[i] for i in range(n)])
                 sw = max(len(s) for s in stars)
                 for i in range(n):
                     Cf[i].append(stars[i].ljust(sw))

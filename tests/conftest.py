@@ -11,33 +11,43 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RREF = Path(os.environ.get("MLM_WRAP_RREF", ROOT.parent / "shared" / "r-reference"))
 CASES = RREF / "cases"
+EXTRA = ROOT / "tests" / "data" / "r-extra"  # more R-made cases (tests/r/make_extra_refs.R)
 
 
 def corpus_available() -> bool:
     return CASES.is_dir()
 
 
+def _case_file(case_id: str) -> Path:
+    """``id`` names a case of the shared corpus, ``extra:id`` one of tests/data/r-extra."""
+    if case_id.startswith("extra:"):
+        return EXTRA / "cases" / f"{case_id[6:]}.json"
+    return CASES / f"{case_id}.json"
+
+
 def load_case(case_id: str) -> dict:
-    return json.loads((CASES / f"{case_id}.json").read_text())
+    case = json.loads(_case_file(case_id).read_text())
+    case["_data_dir"] = str(_case_file(case_id).parent.parent / "data")
+    return case
 
 
-def lmer_case_ids(include_slow: bool = False) -> list[str]:
-    if not corpus_available():
-        return []
+def lmer_case_ids(include_slow: bool = False, extra: bool = True) -> list[str]:
     out = []
-    for f in sorted(CASES.glob("*.json")):
-        c = json.loads(f.read_text())
-        if c.get("kind") == "anova" or c.get("family"):
-            continue
-        if "insteval" in c["id"] and not include_slow:
-            continue
-        out.append(c["id"])
+    sources = ([(CASES, "")] if corpus_available() else []) + ([(EXTRA / "cases", "extra:")] if extra else [])
+    for folder, prefix in sources:
+        for f in sorted(folder.glob("*.json")):
+            c = json.loads(f.read_text())
+            if c.get("kind") == "anova" or c.get("family"):
+                continue
+            if "insteval" in c["id"] and not include_slow:
+                continue
+            out.append(prefix + c["id"])
     return out
 
 
-def load_data(name: str) -> pd.DataFrame:
+def load_data(name: str, data_dir: str | Path | None = None) -> pd.DataFrame:
     """A corpus data set with R's factor levels applied (as parity.py does)."""
-    data_dir = RREF / "data"
+    data_dir = Path(data_dir) if data_dir else RREF / "data"
     df = pd.read_csv(data_dir / name, keep_default_na=True)
     levels = json.loads((data_dir / name.replace(".csv", ".levels.json")).read_text()) or {}
     for col, lv in levels.items():

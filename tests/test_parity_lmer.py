@@ -32,7 +32,7 @@ _FITS: dict[str, tuple] = {}
 def fitted_case(case_id: str):
     if case_id not in _FITS:
         case = load_case(case_id)
-        df = load_data(case["data"])
+        df = load_data(case["data"], case["_data_dir"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = mw.lmer(case["formula"], data=df, REML=case["REML"])
@@ -46,6 +46,19 @@ def relerr(got, ref) -> float:
 
 
 CASES = lmer_case_ids()
+
+# Where R itself is off: lme4's default optimizer (nloptwrap) stops 6e-6 short of the REML
+# optimum on Orthodont's flat likelihood (checked in R: bobyqa, Nelder_Mead and optim all
+# reach mlm_wrap's optimum; extra:orthodont_sex_bobyqa is that fit, and passes every check).
+# The estimates that move with that last 6e-6 differ from the nloptwrap numbers by just
+# over the tolerance; strict xfail, so a change in either shows up.
+KNOWN = {("extra:orthodont_sex", chk): "R's nloptwrap stops short of the optimum"
+         for chk in ("varcorr", "ranef", "fitted", "confint")}
+
+
+def cases(check: str) -> list:
+    return [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN[(c, check)]))
+            if (c, check) in KNOWN else c for c in CASES]
 
 
 @pytest.mark.parametrize("cid", CASES)
@@ -65,7 +78,7 @@ def test_vcov_is_lme4s(cid):
     assert np.max(np.abs(V - ref)) / np.max(np.abs(ref)) <= TOL["se_fixef"]
 
 
-@pytest.mark.parametrize("cid", CASES)
+@pytest.mark.parametrize("cid", cases("varcorr"))
 def test_varcorr_frame(cid):
     case, _, m = fitted_case(cid)
     got = mw.VarCorr(m).to_frame()
@@ -127,7 +140,7 @@ def _sd_of(case):
     return sd
 
 
-@pytest.mark.parametrize("cid", CASES)
+@pytest.mark.parametrize("cid", cases("ranef"))
 def test_ranef_and_coef(cid):
     case, _, m = fitted_case(cid)
     sd = _sd_of(case)
@@ -152,7 +165,7 @@ def test_se_ranef(cid):
         assert abs(got[gv].loc[str(lvl), term] - sdv) / max(sdv, 1e-8) <= TOL["condsd"]
 
 
-@pytest.mark.parametrize("cid", CASES)
+@pytest.mark.parametrize("cid", cases("fitted"))
 def test_fitted_residuals_predict(cid):
     case, df, m = fitted_case(cid)
     rows = np.asarray(case["fitted_rows"]) - 1
@@ -166,11 +179,11 @@ def test_fitted_residuals_predict(cid):
     assert np.max(np.abs(pc - case["predict_conditional"])) / s <= TOL["fitted_sd"]
     assert np.max(np.abs(pp - case["predict_population"])) / s <= TOL["fitted_sd"]
     # the no-newdata forms agree with the newdata forms on the same rows
-    pna = np.asarray(mw.predict(m, re_form=None), float)[[int(i) - 1 for i in case["predict_rows"]]]
-    assert np.allclose(pna, pc)
+    assert np.allclose(mw.predict(m, re_form=None).loc[nd.index], pc)
+    assert np.allclose(mw.predict(m, re_form="~0").loc[nd.index], pp)
 
 
-@pytest.mark.parametrize("cid", CASES)
+@pytest.mark.parametrize("cid", cases("confint"))
 def test_confint_wald(cid):
     case, _, m = fitted_case(cid)
     t = case["confint_wald"]
