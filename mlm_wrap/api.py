@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 
 from .design import build_design
@@ -21,6 +22,8 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str = "sta
     statsmodels MixedLM and checks (and if needed polishes) the optimum against lme4's
     criterion; ``engine="profiled"`` minimises lme4's criterion directly.
     """
+    if not isinstance(REML, (bool, np.bool_)):
+        raise TypeError(f"REML must be True or False, not {REML!r}")
     parsed = parse_formula(formula)
     name = data_name or (getattr(data, "attrs", {}) or {}).get("name")
     design = build_design(parsed, data, data_name=name)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 
+from . import checks
 from .errors import DataError, ModelError, UnknownColumnError
 from .formula import ParsedFormula, RandomTerm
 
@@ -65,16 +66,15 @@ def _as_factor(s: pd.Series) -> pd.Categorical:
         return pd.Categorical.from_codes(np.asarray(s.cat.codes),
                                          categories=[_label(c) for c in s.cat.categories])
     vals = s.dropna().unique()
-    try:
-        levels = sorted(vals)
-    except TypeError:
-        levels = sorted(vals, key=str)
     if s.dtype == bool or str(s.dtype) == "boolean":
         labels = {False: "FALSE", True: "TRUE"}
-        return pd.Categorical(s.map(lambda v: labels.get(v) if pd.notna(v) else None),
-                              categories=[labels[v] for v in levels])
-    lab = [_label(v) for v in levels]
-    return pd.Categorical(s.map(lambda v: _label(v) if pd.notna(v) else None), categories=lab)
+        return pd.Categorical(s.map(lambda v: labels.get(bool(v)) if pd.notna(v) else None),
+                              categories=[labels[v] for v in sorted(bool(v) for v in vals)])
+    try:
+        levels = list(dict.fromkeys(_label(v) for v in sorted(vals)))
+    except TypeError:  # mixed types: R would hold them as character, sorted as text
+        levels = sorted({_label(v) for v in vals})
+    return pd.Categorical(s.map(lambda v: _label(v) if pd.notna(v) else None), categories=levels)
 
 
 def _label(v) -> str:
@@ -175,6 +175,11 @@ def _variables(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
         except Exception as e:  # formulaic parse errors in user terms
             raise DataError(f"cannot read the formula part {t!r}: {e}") from None
         for v in sorted(req, key=lambda v: t.find(str(v))):
+            roles = {str(getattr(r, "value", r)) for r in getattr(v, "roles", ())}
+            if "callable" in roles and "value" not in roles:
+                raise DataError(f"unknown function {str(v)!r} in {t!r}: formulas may use "
+                                "numpy functions (log, exp, sqrt, ...), I(), C(), poly(), scale() "
+                                "and center()")
             if str(v) not in data.columns:
                 raise UnknownColumnError(_unknown_column(str(v), data, f"used in {t!r}"))
             if str(v) not in names:
@@ -226,9 +231,25 @@ def drop_rank_deficient(X: np.ndarray, names: list[str], tol: float = 1e-7) -> l
 
 def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | None = None) -> Design:
     """Model frame, response, fixed-effects matrix and random-effects terms."""
+    checks.check_terms_present(parsed)
     if not isinstance(data, pd.DataFrame):
         data = _to_pandas(data)
+    if len(data) == 0:
+        raise DataError("the data has no rows")
+    if data.columns.duplicated().any():
+        dup = list(dict.fromkeys(data.columns[data.columns.duplicated()]))
+        raise DataError(f"the data has duplicated column names: {dup}")
     cols = _variables(parsed, data)
+    for t in parsed.random:
+        for v in t.group_vars:
+            if data[v].isna().all():
+                raise DataError(f"grouping factor {v!r} of {t} has no non-missing values")
+    resp = parsed.response.strip()
+    if resp in data.columns:
+        s = data[resp]
+        if not (pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)):
+            raise DataError(f"the response {resp!r} must be numeric; it is a "
+                            f"{'factor' if isinstance(s.dtype, pd.CategoricalDtype) else str(s.dtype)} column")
     frame = pd.DataFrame({c: _prepare_column(data[c]) for c in cols}, index=data.index)
     ok = frame.notna().all(axis=1).to_numpy()
     n_drop = int((~ok).sum())
@@ -247,9 +268,11 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
     if yframe.shape[1] != 1:
         raise DataError(f"the response {parsed.response!r} must be a single numeric column")
     y = np.asarray(yframe.iloc[:, 0], dtype=float)
+    checks.check_response(y, parsed.response, frame.index)
     Xdf = mm.rhs
     xnames = [r_column_name(c) for c in Xdf.columns]
     X = np.asarray(Xdf, dtype=float)
+    checks.check_fixed(X, xnames, frame.index)
     keep = drop_rank_deficient(X, xnames)
     messages, dropped = [], []
     if len(keep) < X.shape[1]:
@@ -270,31 +293,48 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
         terms.append(TermDesign(t, group_factor(frame, t), np.asarray(zm, float),
                                 [r_column_name(c) for c in zm.columns], zm.model_spec))
     terms = _lme4_order(terms)
+    checks.check_levels(terms, len(y))
+    checks.check_nobs_vs_nre(terms, len(y))
+    scale_msg = checks.scale_message(X)
+    if scale_msg:
+        messages.append(scale_msg)
     return Design(parsed=parsed, y=y, X=X, xnames=xnames, terms=terms, frame=frame,
                   index=frame.index, n_na_dropped=n_drop, fixed_spec=Xdf.model_spec,
                   dropped_columns=dropped, messages=messages, data_name=data_name)
 
 
 def _to_pandas(data) -> pd.DataFrame:
-    """Accept polars/pyarrow/dict inputs by converting to a pandas copy."""
+    """Accept polars/pyarrow frames and dicts of columns by converting to a pandas copy."""
     if hasattr(data, "to_pandas"):
-        return data.to_pandas()
-    try:
-        return pd.DataFrame(data)
-    except Exception:
-        raise DataError(f"data must be a pandas DataFrame (got {type(data).__name__})") from None
+        try:
+            return data.to_pandas()
+        except Exception as e:
+            raise DataError(f"could not convert the {type(data).__name__} data to pandas: {e}") from None
+    if isinstance(data, dict):
+        try:
+            return pd.DataFrame(data)
+        except Exception as e:
+            raise DataError(f"could not make a data frame of the dict given as data: {e}") from None
+    raise DataError("data must be a DataFrame (pandas or polars) or a dict of columns, "
+                    f"not {type(data).__name__}")
 
 
 def new_fixed_matrix(design: Design, newdata: pd.DataFrame) -> np.ndarray:
     """The fixed-effects columns for new data, rebuilt from the kept ModelSpec."""
-    frame = _new_frame(design, newdata)
+    fixed_vars = {str(v) for v in design.fixed_spec.required_variables}
+    missing = [v for v in fixed_vars if v not in newdata.columns]
+    if missing:
+        raise UnknownColumnError(_unknown_column(missing[0], newdata, "needed by the fixed effects"))
+    frame = _new_frame(design, newdata, check=fixed_vars)
     mm = design.fixed_spec.get_model_matrix(frame, na_action="ignore")
     names = [r_column_name(c) for c in mm.columns]
     idx = [names.index(c) for c in design.xnames]
     return np.asarray(mm, float)[:, idx]
 
 
-def _new_frame(design: Design, newdata: pd.DataFrame) -> pd.DataFrame:
+def _new_frame(design: Design, newdata: pd.DataFrame, check=()) -> pd.DataFrame:
+    """New data in the model frame's coding; a new factor level in ``check`` columns is an
+    error (R: "factor f has new level(s)"), elsewhere it becomes missing."""
     cols = [c for c in design.frame.columns if c in newdata.columns]
     out = {}
     for c in cols:
@@ -304,7 +344,12 @@ def _new_frame(design: Design, newdata: pd.DataFrame) -> pd.DataFrame:
             vals = s.astype(object).map(lambda v: None if pd.isna(v) else _label(v) if not isinstance(v, str) else v)
             if s.dtype == bool or str(s.dtype) == "boolean":
                 vals = s.map(lambda v: None if pd.isna(v) else ("TRUE" if v else "FALSE"))
-            out[c] = pd.Categorical(vals, categories=ref.cat.categories)
+            cats = list(ref.cat.categories)
+            new = vals.notna() & ~vals.isin(cats)
+            if new.any() and c in check:
+                raise DataError(f"factor {c!r} has new level(s) "
+                                f"{', '.join(map(repr, vals[new].unique()[:5]))} not seen in the fit")
+            out[c] = pd.Categorical(vals.where(~new, None), categories=cats)
         else:
             out[c] = _prepare_column(s)
     return pd.DataFrame(out, index=newdata.index)

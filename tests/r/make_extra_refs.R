@@ -204,6 +204,16 @@ build_data <- function() {
   si <- ss
   si$Subject <- as.integer(as.character(si$Subject))
   write_data(si, "sleepstudy_intsubj")
+
+  # 11. unbalanced groups (three subjects with a single observation, one with three),
+  #     a logical predictor, and level labels with spaces, dashes and colons, kept as a
+  #     character column (lmer makes it a factor with sorted levels)
+  su <- ss[!(ss$Subject %in% c("308", "309", "310") & ss$Days > 0), ]
+  su <- su[!(su$Subject == "330" & su$Days > 2), ]
+  su$late <- su$Days > 4
+  su$Subject <- paste0("subj - ", as.character(su$Subject), ":x")
+  rownames(su) <- NULL
+  write_data(su, "sleepstudy_unbal")
 }
 
 build_cases <- function() {
@@ -235,6 +245,7 @@ build_cases <- function() {
   make_case("dyestuff_ml", "Dyestuff", "Yield ~ 1 + (1 | Batch)", REML = FALSE, profile = TRUE)
   make_case("sleep_factor_int", "sleepstudy_grp", "Reaction ~ Days * grp + (1 | Subject)")
   make_case("sleep_nocept", "sleepstudy", "Reaction ~ 0 + Days + (1 | Subject)")
+  make_case("sleep_unbal_bool", "sleepstudy_unbal", "Reaction ~ Days + late + (1 | Subject)")
   make_case("sleep_int_subject_as_int", "sleepstudy_intsubj", "Reaction ~ Days + (1 | Subject)")
 }
 

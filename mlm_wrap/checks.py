@@ -1,0 +1,84 @@
+"""lme4's checks on a model before it is fitted, in lme4's words.
+
+lmer refuses models it cannot identify (``lmerControl()$checkControl``) and warns
+about predictors on very different scales; mlm_wrap does the same, before any engine
+sees the data, so the user gets lme4's message instead of a numerical failure.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, ModelError
+
+
+def check_response(y: np.ndarray, response: str, index: pd.Index) -> None:
+    """A usable response: finite and not constant."""
+    bad = ~np.isfinite(y)
+    if bad.any():
+        rows = ", ".join(str(i) for i in index[bad][:5])
+        more = "" if bad.sum() <= 5 else ", ..."
+        raise DataError(f"the response {response!r} has {int(bad.sum())} non-finite value(s) "
+                        f"(rows {rows}{more}); remove them or transform the response")
+    if len(y) > 1 and np.ptp(y) == 0:
+        raise ModelError(f"the response {response!r} is constant ({y[0]:g} in every row): "
+                         "there is no variance to model")
+
+
+def check_fixed(X: np.ndarray, names: list[str], index: pd.Index) -> None:
+    """Finite fixed-effects columns."""
+    bad = ~np.isfinite(X)
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        rows = ", ".join(str(i) for i in index[bad[:, j]][:5])
+        raise DataError(f"the fixed-effects column {names[j]!r} has non-finite values "
+                        f"(rows {rows}); remove them or transform the predictor")
+
+
+def check_levels(terms, n: int) -> None:
+    """lme4's checkNlevels: > 1 level, and fewer levels than observations."""
+    nl: dict[str, int] = {}
+    for t in terms:
+        nl.setdefault(t.name, t.factor.nlevels)
+    few = [g for g, k in nl.items() if k < 2]
+    if few:
+        raise ModelError("grouping factors must have > 1 sampled level "
+                         f"(problems: {', '.join(few)})")
+    many = [g for g, k in nl.items() if k >= n]
+    if many:
+        raise ModelError("number of levels of each grouping factor must be < number of "
+                         f"observations (problems: {', '.join(many)})")
+
+
+def check_nobs_vs_nre(terms, n: int) -> None:
+    """lme4's checkZdims: more observations than random effects in every term."""
+    for t in terms:
+        q = t.Xt.shape[1] * t.factor.nlevels
+        if n <= q:
+            raise ModelError(f"number of observations (={n}) <= number of random effects (={q}) "
+                             f"for term {t.term}; the random-effects parameters and the residual "
+                             "variance (or scale parameter) are probably unidentifiable")
+
+
+def scale_message(X: np.ndarray, tol: float = 1000.0) -> str | None:
+    """lme4's checkScaleX: continuous columns whose SDs differ (or are) far from 1."""
+    if X.shape[0] < 2:
+        return None
+    cont = [j for j in range(X.shape[1]) if not np.all(np.isin(X[:, j], (0.0, 1.0)))]
+    if not cont:
+        return None
+    sd = np.std(X[:, cont], axis=0, ddof=1)
+    sd = sd[sd > 0]
+    if not len(sd):
+        return None
+    logsd = np.abs(np.log(sd))
+    comp = np.abs(np.log(sd[:, None] / sd[None, :]))
+    if np.any(comp > np.log(tol)) or np.any(logsd > np.log(tol)):
+        return "Some predictor variables are on very different scales: consider rescaling"
+    return None
+
+
+def check_terms_present(parsed) -> None:
+    if not parsed.random:
+        raise ModelError(f"no random effects terms specified in formula {parsed.formula!r}; "
+                         "add a term such as (1 | group), or use an ordinary regression")
