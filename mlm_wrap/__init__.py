@@ -19,3 +19,10 @@ __all__ = ["lmer", "LmerMod", "parse_formula", "fixef", "vcov", "se_fixef", "ran
            "nobs", "ngrps", "isSingular", "fitted", "residuals", "resid", "predict", "confint",
            "summary", "FormulaError", "DataError", "ModelError", "UnknownColumnError",
            "ConvergenceWarning", "SingularFitWarning"]
+
+# Loading the submodule mlm_wrap.summary binds the package attribute ``summary`` to it;
+# load it now and re-bind the function, so that ``mw.summary(m)`` stays the function.
+from .summary import Summary  # noqa: E402
+from .api import display, extract_dic, se_coef, summary  # noqa: E402,F811
+
+__all__ += ["display", "extract_dic", "se_coef", "Summary"]

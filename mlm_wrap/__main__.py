@@ -41,14 +41,6 @@ def demo() -> None:
     print(pd.DataFrame({"estimate": est, "lower": est - 2 * se, "upper": est + 2 * se}))
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["demo"]:
-        demo()
-        return 0
-    print("usage: python -m mlm_wrap demo", file=sys.stderr)
-    return 2
-
-
 if __name__ == "__main__":
+    from mlm_wrap.cli import main
     sys.exit(main())

@@ -72,3 +72,6 @@ resid = residuals
 predict = _delegate("predict", "Predictions; ``re_form='~0'`` gives population-level ones.")
 confint = _delegate("confint", "Confidence intervals (``method='Wald'``).")
 summary = _delegate("summary", "lme4's summary: printable, with ``.coefficients``.")
+
+# arm's helpers (Gelman & Hill): display(), se.coef(), extractDIC()
+from .arm import display, extract_dic, se_coef  # noqa: E402

@@ -17,6 +17,7 @@ from .design import Design, new_fixed_matrix, new_term_rows
 from .errors import DataError, ModelError
 from .fit import FitInfo
 from .plan import Plan
+from .printing import COEF_FOOTER, RFrame, RList, RSeries, ranef_footer
 from .profiled import LmmProblem, Solution, split_theta
 
 
@@ -146,17 +147,17 @@ class LmerMod:
         s = self._sol
         return float(np.sqrt(s.sigma2_reml if self.REML else s.sigma2_ml))
 
-    def fixef(self) -> pd.Series:
-        return pd.Series(self._sol.beta, index=self.design.xnames, name="fixef")
+    def fixef(self) -> RSeries:
+        return RSeries(self._sol.beta, index=self.design.xnames, name="fixef")
 
     def vcov(self) -> pd.DataFrame:
         """``sigma^2 (RX'RX)^-1``, as lme4's vcov."""
         V = self.sigma() ** 2 * np.linalg.inv(self._sol.RXtRX)
         return pd.DataFrame(V, index=self.design.xnames, columns=self.design.xnames)
 
-    def se_fixef(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.vcov().to_numpy())), index=self.design.xnames,
-                         name="se_fixef")
+    def se_fixef(self) -> RSeries:
+        return RSeries(np.sqrt(np.diag(self.vcov().to_numpy())), index=self.design.xnames,
+                       name="se_fixef")
 
     def ngrps(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -182,11 +183,11 @@ class LmerMod:
         return VarCorr(terms, self.sigma())
 
     # -- random effects -----------------------------------------------------------------
-    def _by_factor(self, per_term: list[np.ndarray]) -> dict[str, pd.DataFrame]:
+    def _by_factor(self, per_term: list[np.ndarray], footer: str = "") -> RList:
         """Merge per-term (levels x p) arrays by grouping factor, as ranef() does."""
-        out: dict[str, pd.DataFrame] = {}
+        out = RList(footer=footer)
         for td, arr in zip(self.design.terms, per_term):
-            df = pd.DataFrame(arr, index=pd.Index(td.factor.levels, name=None), columns=td.cnames)
+            df = RFrame(arr, index=pd.Index(td.factor.levels, name=None), columns=td.cnames)
             if td.name in out:
                 out[td.name] = pd.concat([out[td.name], df], axis=1)
             else:
@@ -198,21 +199,22 @@ class LmerMod:
         return [b[offs[k]:offs[k + 1]].reshape(td.factor.nlevels, td.Xt.shape[1])
                 for k, td in enumerate(self.design.terms)]
 
-    def ranef(self) -> dict[str, pd.DataFrame]:
+    def ranef(self) -> RList:
         """Conditional modes, one DataFrame per grouping factor (R's ``ranef(m)$g``)."""
-        return self._by_factor(self._b_per_term())
+        groups = list(dict.fromkeys(td.name for td in self.design.terms))
+        return self._by_factor(self._b_per_term(), footer=ranef_footer(groups))
 
     def condvar(self) -> list[np.ndarray]:
         """Per term, (levels, p, p) conditional covariances (lme4's ``condVar``)."""
         s2 = self.sigma() ** 2
         return [s2 * c for c in self._sol.extras["condvar_rel"]]
 
-    def se_ranef(self) -> dict[str, pd.DataFrame]:
+    def se_ranef(self) -> RList:
         """arm's ``se.ranef``: conditional standard deviations of the random effects."""
         return self._by_factor([np.sqrt(np.clip(np.einsum("lii->li", c), 0, None))
                                 for c in self.condvar()])
 
-    def coef(self) -> dict[str, pd.DataFrame]:
+    def coef(self) -> RList:
         """lme4's ``coef``: fixed effects plus each group's random effects, all fixed columns."""
         fe = self.fixef()
         ranefs = self.ranef()
@@ -220,9 +222,9 @@ class LmerMod:
         missing = list(dict.fromkeys(c for re in ranefs.values() for c in re.columns
                                      if c not in fe.index))
         cols = missing + list(fe.index)
-        out = {}
+        out = RList(footer=COEF_FOOTER)
         for g, re in ranefs.items():
-            base = pd.DataFrame([[fe.get(c, 0.0) for c in cols]] * len(re), index=re.index, columns=cols)
+            base = RFrame([[fe.get(c, 0.0) for c in cols]] * len(re), index=re.index, columns=cols)
             for c in re.columns:
                 base[c] = base[c] + re[c]
             out[g] = base

@@ -1,0 +1,124 @@
+"""arm's helpers for ``merMod`` fits (Gelman & Hill): ``se.fixef``, ``se.ranef``,
+``se.coef``, ``extractDIC`` and ``display``, as arm 1.13-1 defines them."""
+from __future__ import annotations
+
+import weakref
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .printing import RList, RSeries, deparse_lines, model_call, named_vector_text
+from .rformat import format1, format_num, print_matrix, r_round
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .results import LmerMod, VarCorr
+
+_ML_DEVIANCE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def se_fixef(m: "LmerMod") -> RSeries:
+    """arm's ``se.fixef``: standard errors of the fixed effects."""
+    return m.se_fixef()
+
+
+def se_ranef(m: "LmerMod") -> RList:
+    """arm's ``se.ranef``: conditional standard deviations of the random effects."""
+    return m.se_ranef()
+
+
+def se_coef(m: "LmerMod") -> RList:
+    """arm's ``se.coef``: ``fixef`` (the fixed effects' SEs) then ``se.ranef``'s tables.
+
+    arm's ``$fixef`` is an unnamed vector; here it keeps the coefficient names.
+    """
+    return RList({"fixef": m.se_fixef(), **m.se_ranef()})
+
+
+def fround(x, digits: int) -> list[str]:
+    """arm's ``fround``: ``format(round(x, digits), nsmall = digits)``."""
+    return format_num(r_round(np.asarray(x, float), digits), nsmall=digits)
+
+
+def refit_ml_deviance(m: "LmerMod") -> float:
+    """``deviance(refitML(m))``: the ML deviance at the ML optimum (the fit's own for an
+    ML fit; a REML fit is refitted by maximum likelihood, once per model)."""
+    if not m.REML:
+        return float(m.deviance())
+    if m not in _ML_DEVIANCE:
+        from .fit import fit_theta
+        info = fit_theta(replace(m.plan, REML=False), m.design, m._problem)
+        _ML_DEVIANCE[m] = float(m._problem.objective(info.theta, False))
+    return _ML_DEVIANCE[m]
+
+
+def extract_dic(m: "LmerMod") -> float:
+    """arm's ``extractDIC``: ``2 * deviance(refitML(m)) + 2 * logLik(m)``, i.e.
+    ``dev + pD`` with ``pD = dev - Dhat`` and ``Dhat = -2 logLik`` (REML logLik for a
+    REML fit)."""
+    dev = refit_ml_deviance(m)
+    d_hat = -2.0 * float(m.logLik())
+    return dev + (dev - d_hat)
+
+
+def _error_terms(vc: "VarCorr", digits: int) -> tuple[list[str], list[list[str]]]:
+    """arm's ``as.matrix.VarCorr`` without its Variance column (``display``'s table)."""
+    sds, groups, names, lens = [], [], [], []
+    for t in vc.terms:
+        sd = list(t.stddev)
+        sds += sd
+        groups += [t.group] + [""] * (len(sd) - 1)
+        names += list(t.names)
+        lens.append(len(sd))
+    sds.append(float(vc.sigma) if vc.sigma is not None else 1.0)
+    groups.append("Residual")
+    names.append("")
+    lens.append(1)
+    cols = [groups, names, fround(sds, digits)]
+    colnames = ["Groups", "Name", "Std.Dev."]
+    if any(n > 1 for n in lens):
+        maxlen = max(lens)
+        rows: list[list[str]] = []
+        for t in vc.terms:
+            n = len(t.names)
+            f = fround(t.correlation.ravel(order="F"), digits)
+            rows += [[f[j * n + i] if i > j else "" for j in range(n)] + [""] * (maxlen - n)
+                     for i in range(n)]
+        rows.append([""] * maxlen)
+        colnames += ["Corr"] + [""] * (maxlen - 1)
+        cols += [[r[j] for r in rows] for j in range(maxlen)]
+    return colnames, [[c[i] for c in cols] for i in range(len(sds))]
+
+
+def display_text(m: "LmerMod", digits: int = 2, detail: bool = False) -> str:
+    """The text arm's ``display(m)`` prints."""
+    out = ["\n".join(deparse_lines(model_call(m))) + "\n"]
+    fe, se = m.fixef(), m.se_fixef()
+    p = len(fe)
+    if p > 0:
+        cols = ["coef.est", "coef.se"] + (["t value"] if detail else [])
+        mat = np.column_stack([fe.to_numpy(), se.to_numpy()] +
+                              ([(fe / se).to_numpy()] if detail else []))
+        cells = fround(mat.ravel(order="F"), digits)
+        k = len(cols)
+        grid = [[cells[j * p + i] for j in range(k)] for i in range(p)]
+        if p == 1 and not detail:  # coefs[, 1:2] drops to a named vector
+            out.append(named_vector_text(cols, grid[0]))
+        else:
+            out.append(print_matrix([str(i) for i in fe.index], cols, grid, right=False))
+    out.append("\nError terms:\n")
+    colnames, cells = _error_terms(m.VarCorr(), digits)
+    out.append(print_matrix([""] * len(cells), colnames, cells, right=False))
+    out.append("---\n")
+    groups = "; ".join(f"{g}, {n}" for g, n in m.ngrps().items())
+    out.append(f"number of obs: {m.nobs()}, groups: {groups}")
+    out.append("\nAIC = %g, DIC = " % float(r_round(m.AIC(), 1)))
+    out.append(format1(r_round(extract_dic(m), 1)))
+    out.append(f"\ndeviance = {fround([refit_ml_deviance(m)], 1)[0]} \n")
+    return "".join(out)
+
+
+def display(m: "LmerMod", digits: int = 2, detail: bool = False) -> None:
+    """arm's ``display(m)``: prints the call, coef.est/coef.se, the error terms, the
+    number of observations and groups, AIC, DIC and the (ML) deviance."""
+    print(display_text(m, digits=digits, detail=detail), end="")

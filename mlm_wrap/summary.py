@@ -1,0 +1,95 @@
+"""``summary(m)``: lme4's ``summary.merMod`` object, as data (printing: mlm_wrap.printing).
+
+The fields carry lme4's names (``methTitle``, ``AICtab``, ``coefficients``, ``varcor``,
+``ngrps``, ``residuals``...), so ``summary(m).coefficients`` reads as
+``summary(m)$coefficients`` does in R.  ``str()`` is R's ``print(summary(m))``.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .printing import RFrame, format_summary, summary_html
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .results import LmerMod
+
+#: lme4's ``getOption("lme4.summary.cor.max")``: no correlation table above it.
+COR_MAX = 12
+#: The ``ddf`` values that mean lme4's own table (t values, no p-values).
+LME4_DDF = (None, "none", "lme4")
+SINGULAR_MSG = "boundary (singular) fit: see help('isSingular')"
+
+
+class Summary:
+    """The numbers lme4's ``print(summary(m))`` shows, computed once from the model."""
+
+    objClass = "lmerMod"
+    #: what lme4 names its default optimizer in the convergence line (R's printout;
+    #: the optimum itself is lme4's criterion minimised here, see mlm_wrap.fit)
+    optimizer = "nloptwrap"
+    cor_max = COR_MAX
+
+    def __init__(self, model: "LmerMod", ddf: str | None = None) -> None:
+        if not (ddf is None or str(ddf).lower() in ("none", "lme4")):
+            raise NotImplementedError(
+                f"summary(m, ddf={ddf!r}): Satterthwaite / Kenward-Roger degrees of freedom "
+                "are not available yet; ddf=None gives lme4's table (t values, no p-values)")
+        m = model
+        self.ddf = ddf
+        self.REML: bool = m.REML
+        self.methTitle: str = ("Linear mixed model fit by REML" if m.REML
+                               else "Linear mixed model fit by maximum likelihood ")  # R's paste
+        self.formula: str = m.design.parsed.deparse()
+        self.data_name: str | None = m.data_name
+        self.logLik = m.logLik()
+        if m.REML:
+            self.AICtab: dict[str, float] = {"REML": m.REMLcrit()}
+        else:
+            self.AICtab = {"AIC": m.AIC(), "BIC": m.BIC(), "logLik": float(self.logLik),
+                           "deviance": m.deviance(), "df.resid": float(m.df_residual())}
+        self.sigma: float = m.sigma()
+        self.residuals: np.ndarray = m.residuals().to_numpy() / self.sigma  # Pearson, scaled
+        self.varcor = m.VarCorr()
+        self.ngrps: dict[str, int] = dict(m.ngrps())
+        self.nobs: int = m.nobs()
+        fe, se = m.fixef(), m.se_fixef()
+        self.coefficients: pd.DataFrame = RFrame(
+            {"Estimate": fe.to_numpy(), "Std. Error": se.to_numpy(),
+             "t value": (fe / se).to_numpy()}, index=list(fe.index))
+        self.vcov: pd.DataFrame = m.vcov()
+        sd = np.sqrt(np.diag(self.vcov.to_numpy()))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cor = self.vcov.to_numpy() / np.outer(sd, sd)
+        self.correlation: pd.DataFrame = RFrame(cor, index=self.vcov.index, columns=self.vcov.columns)
+        self.fitMsgs: list[str] = list(m.design.messages)
+        self.conv_code: int = 0
+        self.conv_messages: list[str] = self._conv_messages(m)
+
+    @staticmethod
+    def _conv_messages(m: "LmerMod") -> list[str]:
+        """lme4's ``optinfo$conv$lme4$messages``: singular fit, gradient check."""
+        msgs = []
+        if m.isSingular():
+            msgs.append(SINGULAR_MSG)
+        if not m.optinfo.converged:
+            msgs.append(f"Model failed to converge with max|grad| = {m.optinfo.max_grad:.6g} "
+                        "(tol = 0.002)")
+        return msgs
+
+    def format(self, digits: int = 4, correlation: bool | None = None, show_resids: bool = True,
+               ranef_comp: Sequence[str] = ("Variance", "Std.Dev.")) -> str:
+        """``print(summary(m), digits=, correlation=, show.resids=, ranef.comp=)`` as text."""
+        return format_summary(self, digits=digits, correlation=correlation,
+                              show_resids=show_resids, ranef_comp=ranef_comp)
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def __repr__(self) -> str:
+        return self.format()
+
+    def _repr_html_(self) -> str:
+        return summary_html(self)
