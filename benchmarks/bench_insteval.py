@@ -1,6 +1,6 @@
 """Time the 73k-row crossed InstEval case (R: lmer(y ~ service + (1|s) + (1|d), REML = FALSE)).
 
-    python benchmarks/bench_insteval.py [--engine statsmodels|profiled]
+    python benchmarks/bench_insteval.py [--engine statsmodels|sparse|auto]
 
 Prints seconds and the logLik difference to R's reference value.
 """

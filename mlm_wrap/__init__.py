@@ -26,3 +26,4 @@ from .summary import Summary  # noqa: E402
 from .api import display, extract_dic, se_coef, summary  # noqa: E402,F811
 
 __all__ += ["display", "extract_dic", "se_coef", "Summary"]
+from .glmm import glmer

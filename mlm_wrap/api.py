@@ -14,13 +14,15 @@ from .plan import make_plan
 from .results import LmerMod
 
 
-def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str = "statsmodels",
+def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None = None,
          data_name: str | None = None) -> LmerMod:
     """Fit a linear mixed model from an lme4 formula, as ``lme4::lmer`` does.
 
     ``REML=False`` fits by maximum likelihood.  ``engine="statsmodels"`` fits with
     statsmodels MixedLM and checks (and if needed polishes) the optimum against lme4's
-    criterion; ``engine="profiled"`` minimises lme4's criterion directly.
+    criterion; ``engine="sparse"`` minimises lme4's profiled criterion directly on
+    sparse matrices; ``"auto"`` (the default, or ``MLM_WRAP_ENGINE``) picks MixedLM for
+    one grouping factor with few groups and the sparse engine otherwise.
     """
     if not isinstance(REML, (bool, np.bool_)):
         raise TypeError(f"REML must be True or False, not {REML!r}")

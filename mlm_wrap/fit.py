@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import Bounds, minimize
 
 from .design import Design
 from .plan import Plan
@@ -151,31 +151,42 @@ def _theta_from_mixedlm(res, plan: Plan, terms) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ lme4's criterion
-def _polish(problem: LmmProblem, theta0: np.ndarray, REML: bool) -> tuple[np.ndarray, float]:
-    """Minimise lme4's criterion from theta0 (bounded L-BFGS-B, then Nelder-Mead)."""
+def _polish(problem: LmmProblem, theta0: np.ndarray, REML: bool,
+            near_optimum: bool = True) -> tuple[np.ndarray, float]:
+    """Minimise lme4's criterion from theta0; the best point of the optimisers wins.
+
+    From lme4's default start, a bounded derivative-free trust-region method (COBYQA,
+    the successor of the BOBYQA lme4 uses) does the work; from MixedLM's point, a
+    quasi-Newton polish (L-BFGS-B) is enough.  Nelder-Mead is the fallback when the
+    gradient at the best point is still not small."""
     f = lambda th: problem.objective(th, REML)
     lo = problem.lower
-    bounds = [(0.0 if np.isfinite(l) else None, None) for l in lo]
-    best_x, best_f = np.asarray(theta0, float), f(theta0)
-    x = np.maximum(best_x, np.where(np.isfinite(lo), lo, -np.inf))
-    for _ in range(3):
-        r = minimize(f, x, method="L-BFGS-B", bounds=bounds,
-                     options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 2000})
-        if r.fun < best_f - 1e-12:
-            improved = best_f - r.fun
-            best_x, best_f = np.asarray(r.x), float(r.fun)
-            x = best_x
-            if improved < 1e-8:
-                break
+    lower = np.where(np.isfinite(lo), lo, -np.inf)
+    lb_bounds = [(0.0 if np.isfinite(l) else None, None) for l in lo]
+    best_x = np.maximum(np.asarray(theta0, float), lower)
+    best_f = f(best_x)
+
+    def consider(x, fx):
+        nonlocal best_x, best_f
+        if fx < best_f - 1e-12:
+            best_x, best_f = np.asarray(x, float), float(fx)
+
+    runs = ["lbfgsb", "cobyqa"] if near_optimum else ["cobyqa", "lbfgsb"]
+    for run in runs:
+        if run == "cobyqa":
+            r = minimize(f, best_x, method="COBYQA", bounds=Bounds(lower, np.inf),
+                         options={"final_tr_radius": 1e-8, "maxfev": 5000,
+                                  "initial_tr_radius": 0.05 if near_optimum else 1.0})
         else:
-            break
-    g = _gradient(problem, best_x, REML)
-    if np.max(np.abs(g)) > 1e-3:
-        nm_bounds = [(0.0 if np.isfinite(l) else None, None) for l in lo]
-        r = minimize(f, best_x, method="Nelder-Mead", bounds=nm_bounds,
+            r = minimize(f, best_x, method="L-BFGS-B", bounds=lb_bounds,
+                         options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 2000})
+        consider(r.x, r.fun)
+        if run == runs[0] and near_optimum and np.max(np.abs(_gradient(problem, best_x, REML))) < 1e-4:
+            break  # already at the optimum: skip the second optimiser
+    if np.max(np.abs(_gradient(problem, best_x, REML))) > 1e-3:
+        r = minimize(f, best_x, method="Nelder-Mead", bounds=lb_bounds,
                      options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000, "maxfev": 20000})
-        if r.fun < best_f - 1e-12:
-            best_x, best_f = np.asarray(r.x), float(r.fun)
+        consider(r.x, r.fun)
     # snap near-boundary values onto the boundary, as lme4's bounded optimiser lands there
     snapped = best_x.copy()
     on = np.isfinite(lo) & (snapped < 1e-6)
@@ -221,11 +232,11 @@ def fit_theta(plan: Plan, design: Design, problem: LmmProblem | None = None) -> 
             start = sm[0]
             info_kw.update(statsmodels_criterion=sm[1], statsmodels_converged=sm[2],
                            statsmodels_method=sm[3])
-    theta, crit = _polish(problem, start, plan.REML)
     smc = info_kw.get("statsmodels_criterion")
+    theta, crit = _polish(problem, start, plan.REML, near_optimum=smc is not None)
     if smc is not None and smc - crit > 1e-2:
         # MixedLM's point was poor: a second start from lme4's default guards against a bad basin
-        th2, c2 = _polish(problem, theta_start(problem.blocks), plan.REML)
+        th2, c2 = _polish(problem, theta_start(problem.blocks), plan.REML, near_optimum=False)
         if c2 < crit:
             theta, crit = th2, c2
     g = _gradient(problem, theta, plan.REML)

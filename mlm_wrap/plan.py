@@ -13,20 +13,49 @@ that as follows:
 * crossed factors (``(1|a) + (1|b)``): one group holding every row, each scalar term a
   variance component;
 * anything MixedLM cannot express (correlated vector terms on crossed factors) runs
-  on the ``profiled`` engine, which minimises lme4's criterion directly.
+  on the ``sparse`` engine, which minimises lme4's profiled criterion directly.
+
+Which engine runs (``engine=``): ``"statsmodels"`` (MixedLM, then checked and if needed
+polished against lme4's criterion), ``"sparse"`` (lme4's profiled criterion on sparse
+matrices, :mod:`mlm_wrap.profiled`), or ``"auto"``: MixedLM where it is within reach,
+that is one grouping factor (nested factors allowed) with at most
+``AUTO_MAX_GROUPS`` groups and at most ``AUTO_MAX_ROWS`` rows; the sparse engine for
+crossed factors and large designs.  The process-wide default is ``"auto"``, or the
+``MLM_WRAP_ENGINE`` environment variable, or :func:`set_default_engine`.
 
 The plan is frozen data; :meth:`Plan.explain` prints the statsmodels call a user
 would have typed, as a teaching aid.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .design import Design
 
-ENGINES = ("statsmodels", "profiled")
+import os
+
+ENGINES = ("auto", "statsmodels", "sparse")
+AUTO_MAX_GROUPS = 200
+AUTO_MAX_ROWS = 20_000
+_default_engine: str | None = None
+
+
+def set_default_engine(engine: str | None) -> None:
+    """Set the process-wide engine (None: back to ``MLM_WRAP_ENGINE`` or ``"auto"``)."""
+    if engine is not None and engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    global _default_engine
+    _default_engine = engine
+
+
+def default_engine() -> str:
+    """The engine used when ``lmer(engine=None)``."""
+    eng = _default_engine or os.environ.get("MLM_WRAP_ENGINE", "auto") or "auto"
+    if eng not in ENGINES:
+        raise ValueError(f"MLM_WRAP_ENGINE must be one of {ENGINES}, not {eng!r}")
+    return eng
 
 
 @dataclass(frozen=True)
@@ -41,6 +70,7 @@ class Plan:
     vc_terms: tuple[int, ...]
     reason: str
     fixed_formula: str = ""
+    requested: str = ""  # the engine asked for ("auto", ...); ``engine`` is the one that runs
     re_columns: tuple[str, ...] = ()
     vc_names: tuple[str, ...] = ()
     term_labels: tuple[str, ...] = ()
@@ -77,9 +107,9 @@ class Plan:
             lines.append(f"free = MixedLMParams.from_components(np.ones(md.k_fe), np.eye({k}))")
             fit += ", free=free"
         lines.append(fit + ")")
-        if self.engine != "statsmodels":
+        if self.engine != "statsmodels" and not self.vc_terms and not self.re_terms:
             lines.insert(0, f"# MixedLM cannot express this model ({self.reason});")
-            lines.insert(1, "# mlm_wrap fits it by minimising lme4's profiled criterion directly.")
+            lines.insert(1, "# mlm_wrap fits it with its sparse engine (lme4's profiled criterion).")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -103,15 +133,27 @@ def _vc_label(design: Design, i: int) -> tuple[str, str]:
     return td.name, f"0 + {fac}:{col}"
 
 
-def make_plan(design: Design, REML: bool = True, engine: str = "statsmodels") -> Plan:
-    """Choose MixedLM's ``groups``, ``exog_re`` and variance components for the terms."""
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+def make_plan(design: Design, REML: bool = True, engine: str | None = None) -> Plan:
+    """Choose MixedLM's ``groups``, ``exog_re`` and variance components for the terms,
+    and the engine that runs (see the module docstring for ``auto``)."""
+    requested = default_engine() if engine is None else engine
+    if requested not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {requested!r}")
+    plan = _mixedlm_plan(design, REML, requested)
+    if plan.engine == "auto":
+        small = plan.groups is not None and design.n <= AUTO_MAX_ROWS and \
+            next(t.factor.nlevels for t in design.terms if t.name == plan.groups) <= AUTO_MAX_GROUPS
+        plan = replace(plan, engine="statsmodels" if small else "sparse")
+    return plan
+
+
+def _mixedlm_plan(design: Design, REML: bool, engine: str) -> Plan:
     terms = design.terms
     names = [t.name for t in terms]
     fixed = design.parsed.fixed_formula()
     labels = tuple(str(t.term) for t in terms)
-    base = dict(formula=design.parsed.formula, REML=REML, fixed_formula=fixed, term_labels=labels)
+    base = dict(formula=design.parsed.formula, REML=REML, fixed_formula=fixed, term_labels=labels,
+                requested=engine)
     codes = {t.name: t.factor.codes for t in terms}
     uniq = list(dict.fromkeys(names))
     candidates = []
@@ -137,5 +179,5 @@ def make_plan(design: Design, REML: bool = True, engine: str = "statsmodels") ->
         return Plan(engine=engine, groups=None, re_terms=(), vc_terms=tuple(range(len(terms))),
                     reason="crossed factors as variance components of one group",
                     vc_names=tuple(_vc_label(design, i) for i in range(len(terms))), **base)
-    return Plan(engine="profiled", groups=None, re_terms=(), vc_terms=(),
+    return Plan(engine="sparse", groups=None, re_terms=(), vc_terms=(),
                 reason="correlated random effects on crossed grouping factors", **base)

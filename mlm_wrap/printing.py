@@ -278,15 +278,17 @@ def model_call(m: "LmerMod") -> str:
 # ---------------------------------------------------------------------------- HTML
 def html_table(colnames: Sequence[str], cells: Sequence[Sequence[str]],
                rownames: Sequence[str] | None = None, caption: str | None = None,
-               align: str = "right") -> str:
-    """A plain HTML table of already formatted (R) cells."""
+               align: str | Sequence[str] = "right") -> str:
+    """A plain HTML table of already formatted (R) cells (``align``: one for all
+    columns, or one per column)."""
+    al = [align] * len(colnames) if isinstance(align, str) else list(align)
     esc = lambda s: html.escape(str(s).strip())
     head = "".join(f"<th>{esc(c)}</th>" for c in (([""] if rownames is not None else []) + list(colnames)))
     rows = []
     for i, r in enumerate(cells):
         lab = f"<th>{esc(rownames[i])}</th>" if rownames is not None else ""
-        rows.append("<tr>" + lab + "".join(f'<td style="text-align:{align}">{esc(c)}</td>' for c in r)
-                    + "</tr>")
+        rows.append("<tr>" + lab + "".join(f'<td style="text-align:{a}">{esc(c)}</td>'
+                                           for c, a in zip(r, al)) + "</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     return (f'<table class="mlm-wrap">{cap}<thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
@@ -303,6 +305,11 @@ def vector_html(x: pd.Series, digits: int = DIGITS) -> str:
     """A named vector as a one-row HTML table."""
     vals = _numeric_cells(x.to_numpy(), digits)
     return html_table([str(i) for i in x.index], [vals])
+
+
+def _chomp(text: str) -> str:
+    """R's console text without its final newline (``print()`` adds it back)."""
+    return text[:-1] if text.endswith("\n") else text
 
 
 def _pre(text: str) -> str:
@@ -327,7 +334,7 @@ class RSeries(pd.Series):
     def __str__(self) -> str:
         if not pd.api.types.is_numeric_dtype(self.dtype):
             return super().__repr__()
-        return format_vector(self).rstrip("\n")
+        return _chomp(format_vector(self))
 
     __repr__ = __str__
 
@@ -349,7 +356,7 @@ class RFrame(pd.DataFrame):
         return RSeries
 
     def __str__(self) -> str:
-        return format_frame(self).rstrip("\n")
+        return _chomp(format_frame(self))
 
     __repr__ = __str__
 
@@ -369,7 +376,7 @@ class RList(dict):
         self.footer = footer
 
     def __str__(self) -> str:
-        return format_list(self, footer=self.footer).rstrip("\n")
+        return _chomp(format_list(self, footer=self.footer))
 
     __repr__ = __str__
 
@@ -454,15 +461,21 @@ def prt_vc(vc: "VarCorr", digits: int, comp: Sequence[str] = ("Variance", "Std.D
 
 
 def format_varcorr(vc: "VarCorr", digits: int = 5, comp: Sequence[str] = ("Std.Dev.",)) -> str:
-    """``print(VarCorr(m))``: lme4's ``print.VarCorr.merMod`` (digits = max(3, 7 - 2))."""
+    """``print(VarCorr(m))``: lme4's ``print.VarCorr.merMod`` (digits = max(3, 7 - 2)),
+    without the final newline (``str(VarCorr(m))``)."""
     colnames, cells = format_vc(vc, digits, comp)
-    return print_matrix([""] * len(cells), colnames, cells, right=False)
+    return _chomp(print_matrix([""] * len(cells), colnames, cells, right=False))
 
 
 def varcorr_html(vc: "VarCorr", digits: int = 5, comp: Sequence[str] = ("Std.Dev.",)) -> str:
     """``VarCorr(m)`` as an HTML table (the cells of its printout)."""
     colnames, cells = format_vc(vc, digits, comp)
-    return html_table(colnames, cells, align="left")
+    return html_table(colnames, cells, align=_vc_align(colnames))
+
+
+def _vc_align(colnames: Sequence[str]) -> list[str]:
+    """Groups and Name left-aligned, the numbers right-aligned."""
+    return ["left", "left"] + ["right"] * (len(colnames) - 2)
 
 
 # ======================================================================================
@@ -570,7 +583,7 @@ def prt_fit_msgs(msgs: Sequence[str]) -> str:
 def format_summary(s: "Summary", digits: int = 4, correlation: bool | None = None,
                    show_resids: bool = True,
                    ranef_comp: Sequence[str] = ("Variance", "Std.Dev.")) -> str:
-    """``print(summary(m))``: lme4's ``print.summary.merMod``."""
+    """``print(summary(m))``: lme4's ``print.summary.merMod`` (its console text)."""
     out = [prt_meth_title(s.methTitle, s.objClass), prt_call(s.formula, s.data_name), "\n",
            prt_aictab(s.AICtab), "\n"]
     if show_resids:
@@ -581,12 +594,8 @@ def format_summary(s: "Summary", digits: int = 4, correlation: bool | None = Non
     if p > 0:
         out.append("\nFixed effects:\n")
         out.append(prt_fixef(s.coefficients, digits))
-        if correlation is None:
+        if correlation is None:  # above cor_max lme4 message()s (stderr) that it is omitted
             correlation = p <= s.cor_max
-            if not correlation:  # lme4 says so with message() (stderr); shown inline here
-                out.append(f"\nCorrelation matrix not shown by default, as p = {p} > {s.cor_max}.\n"
-                           "Use summary(m).format(correlation=True)  or\n"
-                           "    vcov(m)        if you need it\n\n")
         if correlation:
             out.append(prt_corr(s.correlation))
     out.append(prt_fit_msgs(s.fitMsgs))
@@ -600,7 +609,7 @@ def summary_html(s: "Summary", digits: int = 4) -> str:
              _pre(prt_call(s.formula, s.data_name) + "\n" + prt_aictab(s.AICtab)),
              _pre(prt_resids(s.residuals, digits))]
     colnames, cells = format_vc(s.varcor, digits, ("Variance", "Std.Dev."))
-    parts.append(html_table(colnames, cells, caption="Random effects", align="left"))
+    parts.append(html_table(colnames, cells, caption="Random effects", align=_vc_align(colnames)))
     parts.append(_pre(prt_grps(s.ngrps, s.nobs)))
     if len(s.coefficients):
         ct = format_coefmat(s.coefficients, digits=digits)
@@ -633,4 +642,4 @@ def format_model(m: "LmerMod", digits: int = 4) -> str:
         out.append("No fixed effect coefficients\n")
     out.append(prt_fit_msgs(s.fitMsgs))
     out.append(prt_warn(s, summary=True))
-    return "".join(out).rstrip("\n")
+    return _chomp("".join(out))

@@ -27,6 +27,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 LOG2PI = np.log(2.0 * np.pi)
+DENSE_LIMIT = 20_000_000  # entries of the off-diagonal block kept dense (160 MB)
 
 
 @dataclass
@@ -140,84 +141,93 @@ class LmmProblem:
             q1 = b1.q
             rest = self.Z[:, q1:]
             self.Z2tZ1 = (rest.T @ self.Z[:, :q1]).tocsr()
-            self.Z2tZ2 = (rest.T @ rest).toarray()
+            self.Z2tZ2s = (rest.T @ rest).tocsr()
+            # dense L21 while it is small (BLAS beats sparse products); sparse beyond
+            self.dense21 = rest.shape[1] * q1 <= DENSE_LIMIT
+            if self.dense21:
+                self.Z2tZ1d = self.Z2tZ1.toarray()
+                self.Z2tZ2d = self.Z2tZ2s.toarray()
         self.q1 = self.blocks[0].q if self.blocks else 0
 
     # -- Lambda --------------------------------------------------------------------------
     def factors(self, theta: np.ndarray) -> list[np.ndarray]:
         return [b.T(t) for b, t in zip(self.blocks, split_theta(self.blocks, theta))]
 
-    def lambda_diag_blocks(self, theta: np.ndarray) -> sp.csc_matrix:
-        """Sparse block-diagonal Lambda (q x q)."""
-        mats = [sp.kron(sp.identity(b.nlevels, format="csc"), sp.csc_matrix(T), format="csc")
-                for b, T in zip(self.blocks, self.factors(theta))]
-        return sp.block_diag(mats, format="csc") if mats else sp.csc_matrix((0, 0))
+    def lambda_matrix(self, Ts: list[np.ndarray], first: int = 0) -> sp.csr_matrix:
+        """Sparse block-diagonal Lambda of terms ``first..K`` (``I kron T_k`` per term)."""
+        mats = [_block_diag(np.broadcast_to(T, (b.nlevels,) + T.shape))
+                for b, T in zip(self.blocks[first:], Ts[first:])]
+        return sp.block_diag(mats, format="csr") if mats else sp.csr_matrix((0, 0))
 
-    def _lambda_t_apply(self, Ts: list[np.ndarray], v: np.ndarray) -> np.ndarray:
-        """Lambda' v for v of shape (q,) or (q, k)."""
-        out = np.empty_like(v, dtype=float)
+    def _apply(self, Ts: list[np.ndarray], v: np.ndarray, transpose: bool) -> np.ndarray:
+        """Lambda v (or Lambda' v) for v of shape (q,) or (q, k), block by block."""
+        v = np.asarray(v, float)
+        out = np.empty_like(v)
         for k, (b, T) in enumerate(zip(self.blocks, Ts)):
             lo, hi = self.offsets[k], self.offsets[k + 1]
-            vk = v[lo:hi].reshape((b.nlevels, b.p) + v.shape[1:])
-            out[lo:hi] = np.einsum("ji,lj...->li...", T, vk).reshape(v[lo:hi].shape)
+            vk = v[lo:hi].reshape(b.nlevels, b.p, -1)
+            M = T.T if transpose else T
+            out[lo:hi] = (M[0, 0] * vk if b.p == 1 else np.matmul(M, vk)).reshape(v[lo:hi].shape)
         return out
 
-    def _lambda_apply(self, Ts: list[np.ndarray], v: np.ndarray) -> np.ndarray:
-        """Lambda v."""
-        out = np.empty_like(v, dtype=float)
-        for k, (b, T) in enumerate(zip(self.blocks, Ts)):
-            lo, hi = self.offsets[k], self.offsets[k + 1]
-            vk = v[lo:hi].reshape((b.nlevels, b.p) + v.shape[1:])
-            out[lo:hi] = np.einsum("ij,lj...->li...", T, vk).reshape(v[lo:hi].shape)
-        return out
+    def _lambda_t_apply(self, Ts, v):
+        return self._apply(Ts, v, True)
+
+    def _lambda_apply(self, Ts, v):
+        return self._apply(Ts, v, False)
 
     # -- the blocked Cholesky of A = Lambda'Z'Z Lambda + I --------------------------------
     def _cholesky(self, Ts):
+        """(L11 blocks, their inverses, L21 sparse, L22 dense) with L L' = A.
+
+        The first term's block is block-diagonal (one p1 x p1 block per level); L21 keeps
+        A21's sparsity, so memory grows with the non-zeros of Z'Z, not rows x levels."""
         b1, T1 = self.blocks[0], Ts[0]
-        A11 = np.einsum("ji,ljk,km->lim", T1, self.Z1tZ1, T1)
-        A11 = A11 + np.eye(b1.p)[None, :, :]
-        L11 = np.linalg.cholesky(A11)  # (l1, p1, p1)
+        A11 = np.matmul(np.matmul(T1.T, self.Z1tZ1), T1)
+        A11[:, range(b1.p), range(b1.p)] += 1.0
+        L11 = _batched_chol(A11)
+        L11inv = _batched_tri_inv(L11)
         q2 = self.q - self.q1
         if q2 == 0:
-            return L11, None, None
-        # Lambda2' Z2'Z1 Lambda1 (q2 x q1), dense
-        A21 = self.Z2tZ1.toarray()
-        # right-multiply by Lambda1: per level block
-        A21 = np.einsum("rlj,jk->rlk", A21.reshape(q2, b1.nlevels, b1.p), T1).reshape(q2, self.q1)
-        A21 = self._lambda_t_apply_rest(Ts, A21)
-        A22 = self._lambda_t_apply_rest(Ts, self._lambda_t_apply_rest(Ts, self.Z2tZ2).T).T
+            return L11, L11inv, None, None
+        if self.dense21:
+            l1, p1 = b1.nlevels, b1.p
+            A21 = np.matmul(self.Z2tZ1d.reshape(q2, l1, p1), T1).reshape(q2, self.q1)
+            A21 = self._rest_t(Ts, A21)
+            L21 = np.matmul(A21.reshape(q2, l1, p1).transpose(1, 0, 2),
+                            L11inv.transpose(0, 2, 1)).transpose(1, 0, 2).reshape(q2, self.q1)
+            A22 = self._rest_t(Ts, self._rest_t(Ts, self.Z2tZ2d).T)
+            A22[np.diag_indices(q2)] += 1.0
+            L22 = _chol(A22 - L21 @ L21.T)
+            return L11, L11inv, L21, L22
+        Lam1 = self.lambda_matrix(Ts[:1])
+        Lam2 = self.lambda_matrix(Ts, first=1)
+        A21 = Lam2.T @ self.Z2tZ1 @ Lam1
+        L21 = (A21 @ _block_diag(np.swapaxes(L11inv, 1, 2))).tocsr()  # A21 L11^-T
+        A22 = (Lam2.T @ self.Z2tZ2s @ Lam2).toarray()
         A22[np.diag_indices(q2)] += 1.0
-        # L21 = A21 L11^-T, block by block
-        Linv = np.linalg.inv(L11)  # (l1, p1, p1) lower-triangular inverses
-        L21 = np.einsum("rlj,lkj->rlk", A21.reshape(q2, b1.nlevels, b1.p), Linv).reshape(q2, self.q1)
-        S = A22 - L21 @ L21.T
-        L22 = np.linalg.cholesky(S)
-        return L11, L21, L22
+        S = A22 - (L21 @ L21.T).toarray()
+        L22 = _chol(S)
+        return L11, L11inv, L21, L22
 
-    def _lambda_t_apply_rest(self, Ts, M):
-        """Lambda_rest' M for M with q2 rows (terms 2..K)."""
+    def _rest_t(self, Ts, M: np.ndarray) -> np.ndarray:
+        """Lambda_rest' M for a dense M whose rows are the random effects of terms 2..K."""
         out = np.empty_like(M)
         for k in range(1, len(self.blocks)):
             b, T = self.blocks[k], Ts[k]
             lo, hi = self.offsets[k] - self.q1, self.offsets[k + 1] - self.q1
             Mk = M[lo:hi].reshape(b.nlevels, b.p, -1)
-            out[lo:hi] = np.einsum("ji,ljc->lic", T, Mk).reshape(hi - lo, -1)
+            out[lo:hi] = (T[0, 0] * Mk if b.p == 1 else np.matmul(T.T, Mk)).reshape(hi - lo, -1)
         return out
 
     @staticmethod
     def _solve_L(chol, r):
         """Solve L x = r (forward)."""
-        L11, L21, L22 = chol
+        L11, L11inv, L21, L22 = chol
         l1, p1, _ = L11.shape
         q1 = l1 * p1
         r = np.asarray(r, float)
-        shp = r.shape[1:]
-        r1 = r[:q1].reshape((l1, p1) + shp)
-        if shp:
-            x1 = np.linalg.solve(L11, r1)
-        else:
-            x1 = np.linalg.solve(L11, r1[..., None])[..., 0]
-        x1 = x1.reshape((q1,) + shp)
+        x1 = np.matmul(L11inv, r[:q1].reshape(l1, p1, -1)).reshape(r[:q1].shape)
         if L21 is None:
             return x1
         x2 = sla.solve_triangular(L22, r[q1:] - L21 @ x1, lower=True)
@@ -226,28 +236,21 @@ class LmmProblem:
     @staticmethod
     def _solve_Lt(chol, r):
         """Solve L' x = r (backward)."""
-        L11, L21, L22 = chol
+        L11, L11inv, L21, L22 = chol
         l1, p1, _ = L11.shape
         q1 = l1 * p1
         r = np.asarray(r, float)
-        shp = r.shape[1:]
         r1 = r[:q1]
         if L21 is not None:
             x2 = sla.solve_triangular(L22, r[q1:], lower=True, trans="T")
             r1 = r1 - L21.T @ x2
-        L11t = np.swapaxes(L11, 1, 2)
-        r1 = r1.reshape((l1, p1) + shp)
-        if shp:
-            x1 = np.linalg.solve(L11t, r1)
-        else:
-            x1 = np.linalg.solve(L11t, r1[..., None])[..., 0]
-        x1 = x1.reshape((q1,) + shp)
+        x1 = np.matmul(np.swapaxes(L11inv, 1, 2), r1.reshape(l1, p1, -1)).reshape(r1.shape)
         return x1 if L21 is None else np.concatenate([x1, x2])
 
     @staticmethod
     def _logdet(chol) -> float:
-        L11, L21, L22 = chol
-        ld = 2.0 * np.sum(np.log(np.einsum("lii->li", L11)))
+        L11, _, _, L22 = chol
+        ld = 2.0 * np.sum(np.log(L11[:, range(L11.shape[1]), range(L11.shape[1])]))
         if L22 is not None:
             ld += 2.0 * np.sum(np.log(np.diag(L22)))
         return float(ld)
@@ -264,7 +267,7 @@ class LmmProblem:
         RZX = self._solve_L(chol, self._lambda_t_apply(Ts, self.ZtX)) if p else np.zeros((self.q, 0))
         RXtRX = self.XtX - RZX.T @ RZX
         if p:
-            RX = np.linalg.cholesky(RXtRX)
+            RX = _chol(RXtRX)
             beta = sla.cho_solve((RX, True), self.Xty - RZX.T @ cu)
             logdet_RX = 2.0 * float(np.sum(np.log(np.diag(RX))))
         else:
@@ -297,27 +300,74 @@ class LmmProblem:
 
     def _condvar_rel(self, Ts, chol) -> list[np.ndarray]:
         """Per term, (nlevels, p, p) blocks of Lambda A^-1 Lambda' (times sigma^2: condVar)."""
-        L11, L21, L22 = chol
+        L11, L11inv, L21, L22 = chol
         l1, p1, _ = L11.shape
-        Linv = np.linalg.inv(L11)
-        # diag blocks of A^-1 for term 1
-        A11inv = np.einsum("lji,ljk->lik", Linv, Linv)
-        out_blocks = []
+        A11inv = np.matmul(np.swapaxes(L11inv, 1, 2), L11inv)  # diag blocks of L11^-T L11^-1
         if L21 is not None:
-            # W = L22^-1 L21 L11^-1  (q2 x q1)
             q2 = L22.shape[0]
-            M = np.einsum("rlj,ljk->rlk", L21.reshape(q2, l1, p1), Linv).reshape(q2, l1 * p1)
-            W = sla.solve_triangular(L22, M, lower=True)
-            Wr = W.reshape(q2, l1, p1)
-            A11inv = A11inv + np.einsum("rli,rlk->lik", Wr, Wr)
+            M = L21 @ _block_diag(L11inv)  # L21 L11^-1 (sparse)
             L22inv = sla.solve_triangular(L22, np.eye(q2), lower=True)
+            # diag blocks of (L22^-1 M)'(L22^-1 M), in column chunks to bound memory
+            Mc = sp.csc_matrix(M) if isinstance(M, np.ndarray) else M.tocsc()
+            step = max(p1, (2_000_000 // max(q2, 1)) // p1 * p1)
+            extra = np.zeros_like(A11inv)
+            for c0 in range(0, l1 * p1, step):
+                W = L22inv @ Mc[:, c0:c0 + step].toarray()
+                Wr = W.reshape(q2, -1, p1)
+                extra[c0 // p1:c0 // p1 + Wr.shape[1]] = np.einsum("rli,rlk->lik", Wr, Wr)
+            A11inv = A11inv + extra
             A22inv = L22inv.T @ L22inv
         T1 = Ts[0]
-        out_blocks.append(np.einsum("ij,ljk,mk->lim", T1, A11inv, T1))
+        out_blocks = [np.matmul(np.matmul(T1, A11inv), T1.T)]
         for k in range(1, len(self.blocks)):
             b, T = self.blocks[k], Ts[k]
             lo, hi = self.offsets[k] - self.q1, self.offsets[k + 1] - self.q1
             sub = A22inv[lo:hi, lo:hi]
             blk = np.stack([sub[i * b.p:(i + 1) * b.p, i * b.p:(i + 1) * b.p] for i in range(b.nlevels)])
-            out_blocks.append(np.einsum("ij,ljk,mk->lim", T, blk, T))
+            out_blocks.append(np.matmul(np.matmul(T, blk), T.T))
         return out_blocks
+
+
+def _chol(S: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor via scipy's LAPACK (numpy's is ~10x slower on this kind of
+    machine); raises LinAlgError when S is not positive definite."""
+    return sla.cholesky(S, lower=True, check_finite=False)
+
+
+def _block_diag(blocks: np.ndarray) -> sp.bsr_matrix:
+    """Sparse block-diagonal matrix from an (l, p, p) stack."""
+    l, p, _ = blocks.shape
+    return sp.bsr_matrix((np.ascontiguousarray(blocks), np.arange(l), np.arange(l + 1)),
+                         shape=(l * p, l * p))
+
+
+def _batched_chol(A: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of a stack of small SPD matrices, vectorised over the stack
+    (numpy's batched cholesky costs ~40 us per 1x1 block)."""
+    l, p, _ = A.shape
+    if p == 1:
+        if np.any(~(A[:, 0, 0] > 0)):
+            raise np.linalg.LinAlgError("matrix not positive definite")
+        return np.sqrt(A)
+    L = np.zeros_like(A)
+    for j in range(p):
+        d = A[:, j, j] - np.sum(L[:, j, :j] ** 2, axis=1)
+        if np.any(~(d > 0)):
+            raise np.linalg.LinAlgError("matrix not positive definite")
+        L[:, j, j] = np.sqrt(d)
+        for i in range(j + 1, p):
+            L[:, i, j] = (A[:, i, j] - np.sum(L[:, i, :j] * L[:, j, :j], axis=1)) / L[:, j, j]
+    return L
+
+
+def _batched_tri_inv(L: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of small lower-triangular matrices (forward substitution)."""
+    l, p, _ = L.shape
+    if p == 1:
+        return 1.0 / L
+    X = np.zeros_like(L)
+    for j in range(p):
+        X[:, j, j] = 1.0 / L[:, j, j]
+        for i in range(j + 1, p):
+            X[:, i, j] = -np.sum(L[:, i, j:i] * X[:, j:i, j], axis=1) / L[:, i, i]
+    return X

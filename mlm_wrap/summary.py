@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
-from .printing import RFrame, format_summary, summary_html
+from .printing import RFrame, _chomp, format_summary, summary_html
 
 if TYPE_CHECKING:  # pragma: no cover
     from .results import LmerMod
@@ -86,10 +86,10 @@ class Summary:
                               show_resids=show_resids, ranef_comp=ranef_comp)
 
     def __str__(self) -> str:
-        return self.format()
+        return _chomp(self.format())
 
     def __repr__(self) -> str:
-        return self.format()
+        return self.__str__()
 
     def _repr_html_(self) -> str:
         return summary_html(self)

@@ -41,8 +41,8 @@ def test_gradient_at_solution_is_small(cid):
 
 
 @pytest.mark.parametrize("cid", lmer_case_ids())
-def test_profiled_engine_reaches_the_same_optimum(cid):
-    case, m = fit(cid, engine="profiled")
+def test_sparse_engine_reaches_the_same_optimum(cid):
+    case, m = fit(cid, engine="sparse")
     assert m.optinfo.statsmodels_criterion is None
     assert -2e-3 <= float(mw.logLik(m)) - case["logLik"] <= 0.05
 

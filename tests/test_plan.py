@@ -42,12 +42,12 @@ def test_crossed_factors_use_one_group_of_all_rows():
     assert "one_group" in code and "vc_formula" in code
 
 
-def test_crossed_vector_term_falls_back_to_profiled_engine():
+def test_crossed_vector_term_falls_back_to_sparse_engine():
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"a": np.repeat(list("ABCDEFGH"), 6), "b": np.tile(list("uvwxyz"), 8),
                        "x": rng.normal(size=48), "y": rng.normal(size=48)})
     p = plan_for("y ~ x + (1 + x | a) + (1 | b)", df)
-    assert p.engine == "profiled" and "crossed" in p.reason
+    assert p.engine == "sparse" and "crossed" in p.reason
     assert "cannot express" in p.explain()
 
 

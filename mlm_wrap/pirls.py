@@ -1,0 +1,578 @@
+"""The numerics of ``glmer``: PIRLS, the Laplace approximation and adaptive Gauss-Hermite
+quadrature, as lme4 1.1-31 computes them (src/external.cpp, respModule.cpp, glmFamily.cpp).
+
+For a GLMM with linear predictor ``eta = offset + X beta + Z Lambda(theta) u`` and
+``u ~ N(0, I)``, lme4 finds the conditional modes ``u`` (and, in its first, ``nAGQ = 0``
+stage, ``beta`` too) by penalised iteratively reweighted least squares, then scores
+``(theta, beta)`` by the Laplace approximation of -2 log-likelihood:
+
+    ldL2 + ||u||^2 + aic(y, n, mu, wt)
+
+where ``L`` is the Cholesky factor of ``Lambda'Z'WZ Lambda + I`` at the working weights
+``W`` and ``aic`` is the family's ``-2 sum log p(y | mu)`` *including* the normalising
+constants (binomial coefficients, ``log y!``).  For ``nAGQ > 1`` (one scalar term)
+lme4 instead sums deviance residuals (no constants) over quadrature nodes, which is why
+R's ``logLik`` jumps between ``nAGQ = 1`` and ``nAGQ > 1``: reproduced here on purpose.
+
+The penalised least-squares solves use the blocked Cholesky factor that
+:mod:`mlm_wrap.profiled` uses for LMMs (first term block-diagonal, the rest dense),
+rebuilt at every PIRLS iteration from the working weights.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+from scipy import special
+
+from .profiled import ReBlock, split_theta, theta_lower
+
+EPS = float(np.finfo(float).eps)
+SQRT2PI = float(np.sqrt(2.0 * np.pi))
+
+
+class PirlsError(ArithmeticError):
+    """PIRLS could not find the conditional modes (lme4's pwrssUpdate errors)."""
+
+
+# ------------------------------------------------------------------------------ family
+_LINK_NAMES = {"Logit": "logit", "Probit": "probit", "CLogLog": "cloglog", "Log": "log",
+               "Identity": "identity", "Sqrt": "sqrt", "Cauchy": "cauchit",
+               "InversePower": "inverse", "InverseSquared": "1/mu^2", "LogLog": "loglog"}
+_FAMILY_NAMES = {"Binomial": "binomial", "Poisson": "poisson", "Gaussian": "gaussian",
+                 "Gamma": "Gamma", "InverseGaussian": "inverse.gaussian",
+                 "NegativeBinomial": "Negative Binomial", "Tweedie": "Tweedie"}
+
+
+def link_name(link) -> str:
+    """R's name of a statsmodels link (``Logit`` -> ``logit``)."""
+    name = type(link).__name__
+    if name == "Power":
+        pw = float(getattr(link, "power", 1.0))
+        return {0.5: "sqrt", 1.0: "identity", -1.0: "inverse", -2.0: "1/mu^2"}.get(pw, f"mu^{pw:g}")
+    return _LINK_NAMES.get(name, name.lower())
+
+
+def family_name(fam) -> str:
+    """R's name of a statsmodels family (``Binomial`` -> ``binomial``)."""
+    return _FAMILY_NAMES.get(type(fam).__name__, type(fam).__name__)
+
+
+class Family:
+    """A GLM family as glmer uses it: statsmodels' link and variance function, with
+    lme4's clamps (``mu <= 1 - eps`` for logit/probit, ``mu >= eps`` for log, ``dmu/deta
+    >= eps``) and lme4's deviance residuals and ``aic`` (binomial and poisson)."""
+
+    SUPPORTED = ("binomial", "poisson")
+
+    def __init__(self, sm_family):
+        self.sm = sm_family
+        self.family = family_name(sm_family)
+        self.link = link_name(sm_family.link)
+        if self.family not in self.SUPPORTED:
+            raise NotImplementedError(
+                f"glmer() with family {self.family!r} is not available: binomial and poisson "
+                "are (families with a scale parameter need lme4's sigma, not written yet)")
+
+    def __repr__(self) -> str:
+        return f"Family: {self.family}  ( {self.link} )"
+
+    # -- link -------------------------------------------------------------------------
+    def linkfun(self, mu: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.asarray(self.sm.link(np.asarray(mu, float)), float)
+
+    def linkinv(self, eta: np.ndarray) -> np.ndarray:
+        eta = np.asarray(eta, float)
+        if self.link == "logit":
+            mu = special.expit(eta)
+        else:
+            with np.errstate(all="ignore"):
+                mu = np.asarray(self.sm.link.inverse(eta), float)
+        if self.link in ("logit", "probit", "cauchit"):
+            mu = np.minimum(mu, 1.0 - EPS)
+        elif self.link == "cloglog":
+            mu = np.clip(mu, EPS, 1.0 - EPS)
+        elif self.link == "log":
+            mu = np.maximum(mu, EPS)
+        return mu
+
+    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
+        eta = np.asarray(eta, float)
+        if self.link == "logit":
+            p = special.expit(eta)
+            d = p * (1.0 - p)
+        else:
+            with np.errstate(all="ignore"):
+                d = np.asarray(self.sm.link.inverse_deriv(eta), float)
+        if self.link in ("logit", "probit", "cloglog", "log"):
+            d = np.maximum(d, EPS)
+        return d
+
+    # -- distribution -----------------------------------------------------------------
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        if self.family == "binomial":
+            return np.maximum(mu * (1.0 - mu), EPS)  # lme4's x1mx
+        return np.asarray(self.sm.variance(mu), float)
+
+    def dev_resid(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
+        """Squared deviance residuals (lme4's ``devResid``)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.family == "binomial":
+                return 2.0 * wt * (_ylogy(y, mu) + _ylogy(1.0 - y, 1.0 - mu))
+            return 2.0 * wt * (_ylogy(y, mu) - (y - mu))
+
+    def aic_const(self, y: np.ndarray, n: np.ndarray, wt: np.ndarray):
+        """The data-only parts of ``aic`` (binomial coefficients, log y!), computed once."""
+        if self.family == "binomial":
+            m = n if np.any(n > 1) else wt
+            k = np.rint(m * y)
+            m = np.rint(m)
+            f = np.where(m <= 0, 0.0, wt / np.where(m <= 0, 1.0, m))
+            lchoose = special.gammaln(m + 1) - special.gammaln(k + 1) - special.gammaln(m - k + 1)
+            return {"k": k, "m": m, "f": f, "const": float(np.sum(f * lchoose))}
+        return {"const": float(-np.sum(wt * special.gammaln(y + 1)))}
+
+    def aic(self, y, mu, wt, c: dict) -> float:
+        """lme4's ``aic``: -2 sum of log-likelihood terms, with their constants."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.family == "binomial":
+                k, m, f = c["k"], c["m"], c["f"]
+                ll = special.xlogy(k, mu) + special.xlog1py(m - k, -mu)
+                return float(-2.0 * (np.sum(f * ll) + c["const"]))
+            ll = special.xlogy(y, mu) - mu
+            return float(-2.0 * (np.sum(wt * ll) + c["const"]))
+
+
+def _ylogy(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """lme4's ``Y_log_Y``: y log(y / mu), 0 where y / mu is 0."""
+    r = y / mu
+    return np.where(r > 0, y * np.log(np.where(r > 0, r, 1.0)), 0.0)
+
+
+# ------------------------------------------------------------------------------ PIRLS
+@dataclass
+class Chol:
+    """Blocked Cholesky factor of ``A = Lambda'Z'WZ Lambda + I`` (MixedModels.jl's blocking):
+    the first term's block is block-diagonal (``L11``, one ``p1 x p1`` block per level),
+    the other terms form one dense block (``L22``), ``L21`` links them."""
+
+    L11: np.ndarray  # (l1, p1, p1)
+    L11inv: np.ndarray  # (l1, p1, p1)
+    L21: np.ndarray | None  # (q2, q1)
+    L22: np.ndarray | None  # (q2, q2)
+
+    def solve_L(self, r: np.ndarray) -> np.ndarray:
+        """``L^-1 r`` for r of shape (q,) or (q, k)."""
+        l1, p1, _ = self.L11.shape
+        q1 = l1 * p1
+        x1 = np.matmul(self.L11inv, r[:q1].reshape(l1, p1, -1)).reshape(r[:q1].shape)
+        if self.L21 is None:
+            return x1
+        x2 = sla.solve_triangular(self.L22, r[q1:] - self.L21 @ x1, lower=True,
+                                    check_finite=False)
+        return np.concatenate([x1, x2])
+
+    def solve_Lt(self, r: np.ndarray) -> np.ndarray:
+        """``L'^-1 r``."""
+        l1, p1, _ = self.L11.shape
+        q1 = l1 * p1
+        r1 = r[:q1]
+        if self.L21 is not None:
+            x2 = sla.solve_triangular(self.L22, r[q1:], lower=True, trans="T",
+                                    check_finite=False)
+            r1 = r1 - self.L21.T @ x2
+        x1 = np.matmul(np.swapaxes(self.L11inv, 1, 2), r1.reshape(l1, p1, -1)).reshape(r1.shape)
+        return x1 if self.L21 is None else np.concatenate([x1, x2])
+
+    def logdet(self) -> float:
+        """``log |L|^2`` (lme4's ldL2)."""
+        p1 = self.L11.shape[1]
+        ld = 2.0 * float(np.sum(np.log(self.L11[:, range(p1), range(p1)])))
+        if self.L22 is not None:
+            ld += 2.0 * float(np.sum(np.log(np.diag(self.L22))))
+        return ld
+
+    def inv_diag_blocks(self, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
+        """Per term (levels, p, p) diagonal blocks of ``A^-1 = L'^-1 L^-1``."""
+        l1, p1, _ = self.L11.shape
+        A11 = np.matmul(np.swapaxes(self.L11inv, 1, 2), self.L11inv)
+        out = []
+        if self.L21 is not None:
+            q2 = self.L22.shape[0]
+            M = np.einsum("rlj,ljk->rlk", self.L21.reshape(q2, l1, p1), self.L11inv).reshape(
+                q2, l1 * p1) if p1 > 1 else self.L21 * self.L11inv[:, 0, 0][None, :]
+            W = sla.solve_triangular(self.L22, M, lower=True).reshape(q2, l1, p1)
+            A11 = A11 + np.einsum("rli,rlk->lik", W, W)
+            L22inv = sla.solve_triangular(self.L22, np.eye(q2), lower=True)
+            A22 = L22inv.T @ L22inv
+        out.append(A11)
+        lo = 0
+        for nl, p in sizes[1:]:
+            sub = A22[lo:lo + nl * p, lo:lo + nl * p].reshape(nl, p, nl, p)
+            out.append(np.stack([sub[i, :, i, :] for i in range(nl)]))
+            lo += nl * p
+        return out
+
+
+def _batched_chol(A: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of a stack of small SPD matrices."""
+    if A.shape[1] == 1:
+        if np.any(~(A[:, 0, 0] > 0)):
+            raise np.linalg.LinAlgError("matrix not positive definite")
+        return np.sqrt(A)
+    return np.linalg.cholesky(A)
+
+
+@dataclass
+class PirlsState:
+    """The conditional modes at one (theta, beta) and the factor they came with."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    u: np.ndarray
+    eta: np.ndarray
+    mu: np.ndarray
+    weights: np.ndarray  # working weights of the last decomposition
+    chol: Chol
+    Ts: list
+    ldL2: float
+    pdev: float  # sum of deviance residuals + ||u||^2
+    iterations: int
+    RXtRX: np.ndarray | None = None
+
+    @property
+    def sqrL(self) -> float:
+        return float(self.u @ self.u)
+
+
+class GlmmProblem:
+    """One GLMM's data (lme4's ``merPredD`` + ``glmResp``), and PIRLS on it.
+
+    ``y`` is the response as glm codes it (a proportion for binomial), ``weights`` the
+    prior weights (number of trials for binomial proportions), ``n_trials`` glm's ``n``
+    (used by the binomial ``aic``), ``offset`` the offset.  ``Z`` is never formed: its
+    products go through each term's level codes (``bincount``), which costs O(n) per
+    product and no sparse-matrix overhead.
+    """
+
+    def __init__(self, X: np.ndarray, blocks: list[ReBlock], y: np.ndarray, weights: np.ndarray,
+                 offset: np.ndarray, n_trials: np.ndarray, family: Family):
+        if not blocks:
+            raise ValueError("a mixed model needs at least one random-effects term")
+        self.X = np.asarray(X, float)
+        self.y = np.asarray(y, float)
+        self.blocks = list(blocks)
+        self.n, self.p = self.X.shape
+        self.ntheta = sum(b.ntheta for b in self.blocks)
+        self.lower = theta_lower(self.blocks)
+        self.offsets = np.cumsum([0] + [b.q for b in self.blocks])
+        self.q = int(self.offsets[-1])
+        self.q1 = self.blocks[0].q
+        self.q2 = self.q - self.q1
+        self.wt = np.asarray(weights, float)
+        self.offset = np.asarray(offset, float)
+        self.n_trials = np.asarray(n_trials, float)
+        self.family = family
+        self._aic_c = family.aic_const(self.y, self.n_trials, self.wt)
+        self.single_scalar = len(self.blocks) == 1 and self.blocks[0].p == 1
+        # products of term columns, and linear indices of level pairs, for the cross-products
+        self._xx = [[(bk.Xt[:, :, None] * bl.Xt[:, None, :]) for bl in self.blocks]
+                    for bk in self.blocks]
+        self._pair = {(k, l): self.blocks[k].codes * self.blocks[l].nlevels + self.blocks[l].codes
+                      for k in range(1, len(self.blocks)) for l in range(len(self.blocks)) if l <= k}
+
+    # -- Lambda and Z -------------------------------------------------------------------
+    def factors(self, theta: np.ndarray) -> list[np.ndarray]:
+        return [b.T(t) for b, t in zip(self.blocks, split_theta(self.blocks, theta))]
+
+    def _apply(self, Ts, v: np.ndarray, transpose: bool) -> np.ndarray:
+        out = np.empty_like(v, dtype=float)
+        for k, (b, T) in enumerate(zip(self.blocks, Ts)):
+            lo, hi = self.offsets[k], self.offsets[k + 1]
+            vk = v[lo:hi].reshape(b.nlevels, b.p, -1)
+            M = T.T if transpose else T
+            out[lo:hi] = (M[0, 0] * vk if b.p == 1 else np.matmul(M, vk)).reshape(v[lo:hi].shape)
+        return out
+
+    def lam(self, Ts, v: np.ndarray) -> np.ndarray:
+        """``Lambda v``."""
+        return self._apply(Ts, v, False)
+
+    def lam_t(self, Ts, v: np.ndarray) -> np.ndarray:
+        """``Lambda' v``."""
+        return self._apply(Ts, v, True)
+
+    # LmerMod's helpers call these names
+    _lambda_apply = lam
+    _lambda_t_apply = lam_t
+
+    def z_mul(self, b: np.ndarray) -> np.ndarray:
+        """``Z b`` (n,)."""
+        out = np.zeros(self.n)
+        for k, t in enumerate(self.blocks):
+            bk = b[self.offsets[k]:self.offsets[k + 1]].reshape(t.nlevels, t.p)
+            out += t.Xt[:, 0] * bk[t.codes, 0] if t.p == 1 else np.einsum("ij,ij->i", t.Xt, bk[t.codes])
+        return out
+
+    def zt_mul(self, v: np.ndarray) -> np.ndarray:
+        """``Z' v`` for v of shape (n,) or (n, k)."""
+        v2 = v.reshape(self.n, -1)
+        parts = []
+        for t in self.blocks:
+            blk = np.empty((t.nlevels, t.p, v2.shape[1]))
+            for j in range(t.p):
+                for c in range(v2.shape[1]):
+                    blk[:, j, c] = np.bincount(t.codes, weights=t.Xt[:, j] * v2[:, c],
+                                               minlength=t.nlevels)
+            parts.append(blk.reshape(t.q, v2.shape[1]))
+        out = np.concatenate(parts)
+        return out[:, 0] if v.ndim == 1 else out
+
+    def _cross(self, k: int, l: int, w: np.ndarray) -> np.ndarray:
+        """Dense ``Z_k' W Z_l`` for terms k >= l (k >= 1)."""
+        bk, bl = self.blocks[k], self.blocks[l]
+        xx = self._xx[k][l] * w[:, None, None]
+        out = np.empty((bk.nlevels, bk.p, bl.nlevels, bl.p))
+        size = bk.nlevels * bl.nlevels
+        for a in range(bk.p):
+            for c in range(bl.p):
+                out[:, a, :, c] = np.bincount(self._pair[(k, l)], weights=xx[:, a, c],
+                                              minlength=size).reshape(bk.nlevels, bl.nlevels)
+        return out.reshape(bk.q, bl.q)
+
+    # -- the factorisation --------------------------------------------------------------
+    def decompose(self, Ts, w: np.ndarray) -> Chol:
+        """Blocked Cholesky of ``Lambda'Z'WZ Lambda + I`` at working weights ``w``."""
+        b1, T1 = self.blocks[0], Ts[0]
+        p1, l1 = b1.p, b1.nlevels
+        xx1 = self._xx[0][0] * w[:, None, None]
+        G = np.empty((l1, p1, p1))
+        for a in range(p1):
+            for c in range(a, p1):
+                G[:, a, c] = G[:, c, a] = np.bincount(b1.codes, weights=xx1[:, a, c], minlength=l1)
+        A11 = np.matmul(np.matmul(T1.T, G), T1)
+        A11[:, range(p1), range(p1)] += 1.0
+        L11 = _batched_chol(A11)
+        L11inv = 1.0 / L11 if p1 == 1 else np.linalg.inv(L11)
+        if self.q2 == 0:
+            return Chol(L11, L11inv, None, None)
+        nb = len(self.blocks)
+        C21 = np.concatenate([self._cross(k, 0, w) for k in range(1, nb)])  # Z2'WZ1 (q2, q1)
+        A21 = np.matmul(C21.reshape(self.q2, l1, p1), T1).reshape(self.q2, self.q1)
+        A21 = self._lam_t_rest(Ts, A21)
+        C22 = np.zeros((self.q2, self.q2))
+        for k in range(1, nb):
+            lo_k = self.offsets[k] - self.q1
+            for l in range(1, k + 1):
+                lo_l = self.offsets[l] - self.q1
+                blk = self._cross(k, l, w)
+                C22[lo_k:lo_k + blk.shape[0], lo_l:lo_l + blk.shape[1]] = blk
+                if l != k:
+                    C22[lo_l:lo_l + blk.shape[1], lo_k:lo_k + blk.shape[0]] = blk.T
+        A22 = self._lam_t_rest(Ts, self._lam_t_rest(Ts, C22).T).T
+        A22[np.diag_indices(self.q2)] += 1.0
+        L21 = (A21 * L11inv[:, 0, 0][None, :] if p1 == 1 else
+               np.einsum("rlj,lkj->rlk", A21.reshape(self.q2, l1, p1), L11inv).reshape(self.q2, self.q1))
+        L22 = np.linalg.cholesky(A22 - L21 @ L21.T)
+        return Chol(L11, L11inv, L21, L22)
+
+    def _lam_t_rest(self, Ts, M: np.ndarray) -> np.ndarray:
+        """``Lambda_2' M`` for M with q2 rows (terms 2..K)."""
+        out = np.empty_like(M)
+        for k in range(1, len(self.blocks)):
+            b, T = self.blocks[k], Ts[k]
+            lo, hi = self.offsets[k] - self.q1, self.offsets[k + 1] - self.q1
+            Mk = M[lo:hi].reshape(b.nlevels, b.p, -1)
+            out[lo:hi] = (T[0, 0] * Mk if b.p == 1 else np.matmul(T.T, Mk)).reshape(hi - lo, -1)
+        return out
+
+    # -- family pieces ------------------------------------------------------------------
+    def aic(self, mu: np.ndarray) -> float:
+        return self.family.aic(self.y, mu, self.wt, self._aic_c)
+
+    def dev_resid(self, mu: np.ndarray) -> np.ndarray:
+        return self.family.dev_resid(self.y, mu, self.wt)
+
+    def mustart(self) -> np.ndarray:
+        """glm's ``initialize`` starting values (binomial and poisson)."""
+        if self.family.family == "binomial":
+            return (self.wt * self.y + 0.5) / (self.wt + 1.0)
+        return self.y + 0.1
+
+    # -- PIRLS ---------------------------------------------------------------------------
+    def linpred(self, Ts, u: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """``X beta + Z Lambda u`` (no offset: lme4's linPred)."""
+        return self.X @ beta + self.z_mul(self.lam(Ts, u))
+
+    def pirls(self, theta: np.ndarray, beta: np.ndarray | None = None, *,
+              u0: np.ndarray | None = None, eta0: np.ndarray | None = None,
+              tol: float = 1e-7, maxit: int = 30, maxhalf: int = 10,
+              polish: bool = False) -> PirlsState:
+        """Conditional modes at ``theta``: ``u`` given ``beta``, or (``beta=None``, lme4's
+        nAGQ = 0 step) ``u`` and ``beta`` jointly.
+
+        Starts from ``u0`` (with ``beta``) or from the linear predictor ``eta0`` (with the
+        offset).  By default this is lme4's ``pwrssUpdate`` step for step: stop when the
+        penalised deviance changes by less than ``tol`` (relative), halve steps that
+        increase it, fail after ``maxit`` iterations.  lme4 stops well short of the mode
+        (its Laplace deviance is off by ~1e-4 there, and so are its finite-difference
+        derivatives); ``polish=True`` iterates on to rounding level instead, which makes
+        the deviance a smooth function of the parameters.
+        """
+        theta = np.asarray(theta, float)
+        joint = beta is None
+        Ts = self.factors(theta)
+        if u0 is not None and not joint:
+            u = np.asarray(u0, float).copy()
+            b = np.asarray(beta, float)
+            eta = self.offset + self.linpred(Ts, u, b)
+        else:
+            eta = np.asarray(eta0 if eta0 is not None else self.offset, float).copy()
+            u = np.zeros(self.q)
+            b = np.zeros(self.p) if joint else np.asarray(beta, float)
+        mu = self.family.linkinv(eta)
+        oldpdev = np.inf
+        cvgd = False
+        last = None
+        extra = 0
+        for it in range(maxit + (25 if polish else 0)):
+            mueta = self.family.mu_eta(eta)
+            w = self.wt * mueta ** 2 / self.family.variance(mu)
+            z = eta - self.offset + (self.y - mu) / mueta  # working response
+            if not joint:
+                z = z - self.X @ b
+            try:
+                chol = self.decompose(Ts, w)
+            except np.linalg.LinAlgError as e:
+                raise PirlsError(f"Cholesky factorisation failed in PIRLS: {e}") from None
+            wz = w * z
+            cu = chol.solve_L(self.lam_t(Ts, self.zt_mul(wz)))
+            RXtRX = None
+            if joint and self.p:
+                Xw = self.X * w[:, None]
+                RZX = chol.solve_L(self.lam_t(Ts, self.zt_mul(Xw)))
+                RXtRX = self.X.T @ Xw - RZX.T @ RZX
+                try:
+                    b_new = sla.solve(RXtRX, self.X.T @ wz - RZX.T @ cu, assume_a="pos")
+                except (np.linalg.LinAlgError, ValueError) as e:
+                    raise PirlsError(f"fixed-effects solve failed in PIRLS: {e}") from None
+                u_new = chol.solve_Lt(cu - RZX @ b_new)
+            else:
+                u_new, b_new = chol.solve_Lt(cu), b
+            eta_new = self.offset + self.linpred(Ts, u_new, b_new)
+            mu_new = self.family.linkinv(eta_new)
+            pdev = float(np.sum(self.dev_resid(mu_new)) + u_new @ u_new)
+            change = abs(oldpdev - pdev) / abs(pdev) if np.isfinite(oldpdev) else np.inf
+            step = max(np.max(np.abs(u_new - u), initial=0.0), np.max(np.abs(b_new - b), initial=0.0))
+            if not cvgd and change < tol:
+                cvgd = True
+            if not cvgd and (not np.isfinite(pdev) or pdev > oldpdev):
+                # lme4: halve the step back towards the previous point
+                for _ in range(maxhalf):
+                    if np.isfinite(pdev) and pdev <= oldpdev:
+                        break
+                    u_new = (u + u_new) / 2.0
+                    if joint:
+                        b_new = (b + b_new) / 2.0
+                    eta_new = self.offset + self.linpred(Ts, u_new, b_new)
+                    mu_new = self.family.linkinv(eta_new)
+                    pdev = float(np.sum(self.dev_resid(mu_new)) + u_new @ u_new)
+                if not np.isfinite(pdev) or (pdev - oldpdev) > tol:
+                    raise PirlsError("(maxstephalfit) PIRLS step-halvings failed to reduce "
+                                     "deviance in pwrssUpdate")
+            if polish and cvgd and last is not None and not (np.isfinite(pdev) and pdev <= last[3] + 1e-9 * abs(pdev)):
+                break  # rounding level reached: keep the previous iterate
+            u, b, eta, mu = u_new, b_new, eta_new, mu_new
+            last = (w, chol, RXtRX, pdev, it + 1)
+            oldpdev = pdev
+            if cvgd:
+                if not polish:
+                    break
+                scale = 1.0 + max(np.max(np.abs(u), initial=0.0), np.max(np.abs(b), initial=0.0))
+                extra += 1
+                if step < 1e-11 * scale or extra > 8:
+                    break
+            elif it + 1 >= maxit:
+                break
+        if not cvgd:
+            raise PirlsError("pwrssUpdate did not converge in (maxit) iterations")
+        w, chol, RXtRX, pdev, its = last
+        return PirlsState(theta=theta, beta=b, u=u, eta=eta, mu=mu, weights=w, chol=chol, Ts=Ts,
+                          ldL2=chol.logdet(), pdev=pdev, iterations=its, RXtRX=RXtRX)
+
+    # -- deviances -----------------------------------------------------------------------
+    def laplace(self, s: PirlsState) -> float:
+        """lme4's ``glmResp::Laplace``: ldL2 + ||u||^2 + aic."""
+        return float(s.ldL2 + s.sqrL + self.aic(s.mu))
+
+    def agq(self, s: PirlsState, rule: np.ndarray) -> float:
+        """lme4's ``glmerAGQ`` for one scalar random-effects term (``rule``: GHrule)."""
+        codes = self.blocks[0].codes
+        nl = self.blocks[0].nlevels
+        sd = 1.0 / s.chol.L11[:, 0, 0]
+        dr0 = self.dev_resid(s.mu)
+        devc0 = s.u ** 2 + np.bincount(codes, weights=dr0, minlength=nl)
+        fixed = self.offset + self.X @ s.beta
+        x1 = self.blocks[0].Xt[:, 0]
+        lam = float(s.Ts[0][0, 0])
+        mult = np.zeros(nl)
+        for z, wgt, ldn in rule:
+            uk = s.u + z * sd
+            mu_k = self.family.linkinv(fixed + lam * x1 * uk[codes])
+            devc = uk ** 2 + np.bincount(codes, weights=self.dev_resid(mu_k), minlength=nl)
+            mult += np.exp(-0.5 * (devc - devc0) - ldn) * wgt / SQRT2PI
+        return float(devc0.sum() + s.ldL2 - 2.0 * np.sum(np.log(mult)))
+
+    def unscaled_vcov(self, s: PirlsState) -> np.ndarray:
+        """lme4's ``pp$unsc()``: (RX'RX)^-1 at the weights of the final PIRLS step."""
+        Xw = self.X * s.weights[:, None]
+        RZX = s.chol.solve_L(self.lam_t(s.Ts, self.zt_mul(Xw)))
+        return np.linalg.inv(self.X.T @ Xw - RZX.T @ RZX)
+
+    def condvar_rel(self, s: PirlsState) -> list[np.ndarray]:
+        """Per term, (levels, p, p) blocks of Lambda (L L')^-1 Lambda' (lme4's condVar)."""
+        blocks = s.chol.inv_diag_blocks([(b.nlevels, b.p) for b in self.blocks])
+        return [np.matmul(np.matmul(T, A), T.T) for T, A in zip(s.Ts, blocks)]
+
+
+# ------------------------------------------------------------------------------ helpers
+def ghrule(n: int) -> np.ndarray:
+    """lme4's ``GHrule(n)``: nodes z, weights w (for the standard normal, summing to 1)
+    and ``dnorm(z, log = TRUE)``, one row per node."""
+    z, w = np.polynomial.hermite_e.hermegauss(int(n))
+    w = w / SQRT2PI
+    return np.column_stack([z, w, -0.5 * z ** 2 - 0.5 * np.log(2.0 * np.pi)])
+
+
+def deriv12(fun, x: np.ndarray, delta: float = 1e-4, fx: float | None = None):
+    """lme4's ``deriv12``: central-difference gradient and Hessian (no bounds)."""
+    x = np.asarray(x, float)
+    k = len(x)
+    fx = fun(x) if fx is None else fx
+    H = np.zeros((k, k))
+    g = np.zeros(k)
+
+    def at(**moves):
+        xx = x.copy()
+        for i, d in moves.items():
+            xx[int(i[1:])] += d
+        return fun(xx)
+
+    for j in range(k):
+        fadd = at(**{f"i{j}": delta})
+        fsub = at(**{f"i{j}": -delta})
+        H[j, j] = fadd / delta ** 2 - 2 * fx / delta ** 2 + fsub / delta ** 2
+        g[j] = (fadd - fsub) / (2 * delta)
+        for i in range(j):
+            faa = at(**{f"i{i}": delta, f"i{j}": delta})
+            fas = at(**{f"i{i}": delta, f"i{j}": -delta})
+            fsa = at(**{f"i{i}": -delta, f"i{j}": delta})
+            fss = at(**{f"i{i}": -delta, f"i{j}": -delta})
+            H[i, j] = H[j, i] = (faa - fas - fsa + fss) / (2 * delta) ** 2
+    return g, H
+
+
+__all__ = ["Family", "GlmmProblem", "PirlsState", "PirlsError", "ghrule", "deriv12",
+           "link_name", "family_name", "split_theta"]
