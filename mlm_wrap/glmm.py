@@ -36,7 +36,8 @@ from .errors import (ConvergenceWarning, DataError, MixedModelMessage, ModelErro
                      SingularFitWarning, UnknownColumnError)
 from .formula import (ParsedFormula, _all_vars, _Binary, _Call, _Name, _Unary, _deparse, _parse,
                       parse_formula)
-from .pirls import Family, GlmmProblem, PirlsError, PirlsState, deriv12, ghrule
+from .pirls import (Family, GlmmProblem, PirlsError, PirlsState, deriv12, ghrule,
+                    single_threaded_blas)
 from .profiled import ReBlock, Solution, theta_start
 from .results import LmerMod, LogLik, VarCorr, VarCorrTerm, make_unique
 
@@ -73,6 +74,14 @@ def as_family(family) -> Family:
         raise TypeError("family must be 'binomial', 'poisson' or a statsmodels family instance, "
                         f"not {type(family).__name__}")
     return Family(family)
+
+
+def _is_gaussian_identity(family) -> bool:
+    """R's ``isTRUE(all.equal(family, gaussian()))``."""
+    if isinstance(family, str):
+        return re.fullmatch(r"\s*gaussian\s*(\(\s*(link\s*=\s*)?[\"']?identity[\"']?\s*\)|\(\s*\))?\s*",
+                            family) is not None
+    return type(family).__name__ == "Gaussian" and type(getattr(family, "link", None)).__name__ == "Identity"
 
 
 # ------------------------------------------------------------------------------ response
@@ -264,6 +273,8 @@ class GlmerFitInfo:
     deviance: float  # the criterion at par (opt$fval)
     stage1_theta: np.ndarray
     stage1_deviance: float
+    lp_start: np.ndarray | None = None  # linear predictor each stage-1 PIRLS starts from
+    lp_stage1: np.ndarray | None = None  # ... and each stage-2 PIRLS (lme4's lp0)
     gradient: np.ndarray | None = None
     hessian: np.ndarray | None = None
     max_grad: float = 0.0
@@ -407,7 +418,7 @@ def _newton(f, x0: np.ndarray, lower: np.ndarray, delta: float = 1e-4, maxit: in
             break
         if decrease < 1e-12 * max(1.0, abs(fx)) and rel * t < 1e-5:
             break
-        chord = t == 1.0 and rel < 1e-3
+        chord = t == 1.0 and rel < 3e-2
         near = bounded & ~fixed & (np.abs(x) < 1e-5)
         for i in np.flatnonzero(near):
             cand = x.copy()
@@ -525,7 +536,7 @@ def fit_glmm(problem: GlmmProblem, nAGQ: int = 1) -> tuple[GlmerFitInfo, PirlsSt
         s1 = dev0.state(th1)
         f1 = dev0.value(s1)
         info = GlmerFitInfo(nAGQ=0, par=th1, deviance=f1, stage1_theta=th1, stage1_deviance=f1,
-                            feval=dev0.neval, seconds=time.perf_counter() - t0)
+                            feval=dev0.neval, seconds=time.perf_counter() - t0, lp_start=lp0)
         bound = np.isfinite(lower0) & (lower0 == 0)
         if np.any(th1[bound] < 1e-4):
             info.messages.append(SINGULAR_MSG)
@@ -546,7 +557,8 @@ def fit_glmm(problem: GlmmProblem, nAGQ: int = 1) -> tuple[GlmerFitInfo, PirlsSt
     s = dev.state(par)
     fval = dev.value(s)
     info = GlmerFitInfo(nAGQ=nAGQ, par=par, deviance=fval, stage1_theta=th1, stage1_deviance=f1,
-                        gradient=g, hessian=H, feval=dev0.neval + dev.neval)
+                        gradient=g, hessian=H, feval=dev0.neval + dev.neval, lp_start=lp0,
+                        lp_stage1=dev.lp0)
     if np.all(np.isfinite(g)) and np.all(np.isfinite(H)):
         info.converged, info.max_grad, info.messages = conv_messages(g, H, par[:nth], lower, nth)
     else:
@@ -564,7 +576,7 @@ def _separation_hint(problem: GlmmProblem) -> str:
 
 # ------------------------------------------------------------------------------ glmer
 def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAGQ: int = 1,
-          offset=None, data_name: str | None = None) -> "GlmerMod":
+          offset=None, data_name: str | None = None) -> "GlmerMod | LmerMod":
     """Fit a generalized linear mixed model by maximum likelihood, as ``lme4::glmer``.
 
     ``family``: ``"binomial"``, ``"poisson"``, R-style ``'binomial(link = "probit")'``, or
@@ -572,8 +584,17 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
     per row; the number of trials for a proportion response).  ``nAGQ``: 1 is the Laplace
     approximation; ``> 1`` adaptive Gauss-Hermite quadrature (one scalar random-effects
     term only, as in lme4); 0 is lme4's fast first stage alone.  ``offset``: a column name
-    or one value per row, added to ``offset(...)`` terms of the formula.
+    or one value per row, added to ``offset(...)`` terms of the formula.  As in lme4,
+    ``family="gaussian"`` (identity link) warns and fits ``lmer()``.
     """
+    if _is_gaussian_identity(family):
+        warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to "
+                      "lmer() is deprecated; please call lmer() directly", FutureWarning,
+                      stacklevel=2)
+        if weights is not None or offset is not None:
+            raise NotImplementedError("lmer() takes no weights or offset yet")
+        from .api import lmer
+        return lmer(formula, data, data_name=data_name)
     fam = as_family(family)
     if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or not 0 <= nAGQ <= 25:
         raise ValueError(f"nAGQ must be an integer from 0 to 25, not {nAGQ!r}")
@@ -618,7 +639,8 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
     blocks = [ReBlock(t.factor.codes, t.Xt, t.factor.nlevels) for t in design.terms]
     problem = GlmmProblem(design.X, blocks, resp.y[pos], resp.weights[pos], off[pos],
                           resp.n[pos], fam)
-    info, state = fit_glmm(problem, nAGQ)
+    with single_threaded_blas():
+        info, state = fit_glmm(problem, nAGQ)
     model = GlmerMod(design, problem, info, state, fam, resp, data_name=name,
                      offset_exprs=off_exprs, offset_arg=offset is not None)
     for msg in design.messages:
@@ -761,7 +783,7 @@ class GlmerMod(LmerMod):
     def AICtab(self) -> dict[str, float]:
         """The line summary() prints: AIC, BIC, logLik, deviance (-2 logLik), df.resid."""
         ll = float(self.logLik())
-        return {"AIC": self.AIC(), "BIC": self.BIC(), "logLik": ll, "deviance": -2.0 * ll,
+        return {"AIC": float(self.AIC()), "BIC": float(self.BIC()), "logLik": ll, "deviance": -2.0 * ll,
                 "df.resid": float(self.df_residual())}
 
     @property

@@ -189,8 +189,16 @@ def _refit_theta(problem: LmmProblem, theta0: np.ndarray, REML: bool,
     polish whenever lme4's gradient check is not passed.  (theta, criterion, max|grad|)."""
     f = lambda th: problem.objective(th, REML)
     lo = problem.lower
-    theta, crit, _, ok = _qn_minimize(f, np.asarray(theta0, float), lo,
-                                      np.full(len(lo), np.inf), H0)
+    hi = np.full(len(lo), np.inf)
+    theta0 = np.asarray(theta0, float)
+    theta, crit, _, ok = _qn_minimize(f, theta0, lo, hi, H0)
+    at_bound = np.isfinite(lo) & (theta0 <= lo)
+    if at_bound.any():
+        # a zero sd is a stationary point of the criterion (it depends on theta^2): a
+        # quasi-Newton started there stays; also start inside, as bobyqa's first steps do
+        th2, c2, _, ok2 = _qn_minimize(f, np.where(at_bound, 0.5, theta0), lo, hi, None)
+        if c2 < crit:
+            theta, crit, ok = th2, c2, ok2
     g = _gradient(problem, theta, REML)
     max_grad = float(np.max(np.abs(g))) if len(g) else 0.0
     if not ok or max_grad > 1e-3 or not np.isfinite(crit):
@@ -445,6 +453,11 @@ class _Profiler:
         if H0 is not None and H0.shape != (len(x0), len(x0)):
             H0 = None
         x, fx, H, ok = _qn_minimize(f, x0, lo, hi, H0)
+        at0 = (x0 <= lo) & (lo == 0.0)
+        if at0.any():  # an sd at 0 is a stationary point: also start inside (cf. refits)
+            x2, f2, H2, ok2 = _qn_minimize(f, np.where(at0, 0.5, x0), lo, hi, None)
+            if f2 < fx - 1e-10:
+                x, fx, H, ok = x2, f2, H2, ok2
         if ok:
             self._hess[self._current] = H
             return x, fx
@@ -489,6 +502,10 @@ class _Profiler:
         if self.diag[w]:
             row = self._row(w)
             if x > 0:  # sd fixed: sigma = x / |row k of T|
+                if not np.any(start[row] != 0):  # from a zero sd: start at sigma_hat
+                    start = start.copy()
+                    start[w] = x / self.sigma_hat
+
                 def f(th):
                     r = math.sqrt(float(th[row] @ th[row]))
                     return self._dev_sigma(th, x / r) if r > 0 else np.inf
@@ -552,7 +569,7 @@ class _Profiler:
         """Scale on which zeta is close to linear (log for sds, atanh for correlations)."""
         kind, xh = self._kind(w), self.estimate(w)
         if kind in ("sd", "sigma") and xh > 0:
-            return np.log, np.exp
+            return (lambda x: np.log(x) if x > 0 else -np.inf), np.exp
         if kind == "cor" and abs(xh) < 1:
             return (lambda x: np.arctanh(np.clip(x, -1 + 1e-15, 1 - 1e-15))), np.tanh
         return (lambda x: x), (lambda u: u)

@@ -20,6 +20,7 @@ rebuilt at every PIRLS iteration from the working weights.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -216,13 +217,33 @@ class Chol:
         return out
 
 
-def _batched_chol(A: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of a stack of small SPD matrices."""
-    if A.shape[1] == 1:
+def _batched_chol(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower Cholesky factors of a stack of small SPD matrices, and their inverses
+    (closed forms for 1 x 1 and 2 x 2 blocks, the common cases)."""
+    p = A.shape[1]
+    if p == 1:
         if np.any(~(A[:, 0, 0] > 0)):
             raise np.linalg.LinAlgError("matrix not positive definite")
-        return np.sqrt(A)
-    return np.linalg.cholesky(A)
+        L = np.sqrt(A)
+        return L, 1.0 / L
+    if p == 2:
+        a = A[:, 0, 0]
+        if np.any(~(a > 0)):
+            raise np.linalg.LinAlgError("matrix not positive definite")
+        l11 = np.sqrt(a)
+        l21 = A[:, 1, 0] / l11
+        d = A[:, 1, 1] - l21 ** 2
+        if np.any(~(d > 0)):
+            raise np.linalg.LinAlgError("matrix not positive definite")
+        l22 = np.sqrt(d)
+        L = np.zeros_like(A)
+        L[:, 0, 0], L[:, 1, 0], L[:, 1, 1] = l11, l21, l22
+        Li = np.zeros_like(A)
+        Li[:, 0, 0], Li[:, 1, 1] = 1.0 / l11, 1.0 / l22
+        Li[:, 1, 0] = -l21 / (l11 * l22)
+        return L, Li
+    L = np.linalg.cholesky(A)
+    return L, np.linalg.inv(L)
 
 
 @dataclass
@@ -313,7 +334,9 @@ class GlmmProblem:
         out = np.zeros(self.n)
         for k, t in enumerate(self.blocks):
             bk = b[self.offsets[k]:self.offsets[k + 1]].reshape(t.nlevels, t.p)
-            out += t.Xt[:, 0] * bk[t.codes, 0] if t.p == 1 else np.einsum("ij,ij->i", t.Xt, bk[t.codes])
+            bc = bk[t.codes]
+            for j in range(t.p):
+                out += t.Xt[:, j] * bc[:, j]
         return out
 
     def zt_mul(self, v: np.ndarray) -> np.ndarray:
@@ -354,8 +377,7 @@ class GlmmProblem:
                 G[:, a, c] = G[:, c, a] = np.bincount(b1.codes, weights=xx1[:, a, c], minlength=l1)
         A11 = np.matmul(np.matmul(T1.T, G), T1)
         A11[:, range(p1), range(p1)] += 1.0
-        L11 = _batched_chol(A11)
-        L11inv = 1.0 / L11 if p1 == 1 else np.linalg.inv(L11)
+        L11, L11inv = _batched_chol(A11)
         if self.q2 == 0:
             return Chol(L11, L11inv, None, None)
         nb = len(self.blocks)
@@ -373,8 +395,11 @@ class GlmmProblem:
                     C22[lo_l:lo_l + blk.shape[1], lo_k:lo_k + blk.shape[0]] = blk.T
         A22 = self._lam_t_rest(Ts, self._lam_t_rest(Ts, C22).T).T
         A22[np.diag_indices(self.q2)] += 1.0
-        L21 = (A21 * L11inv[:, 0, 0][None, :] if p1 == 1 else
-               np.einsum("rlj,lkj->rlk", A21.reshape(self.q2, l1, p1), L11inv).reshape(self.q2, self.q1))
+        if p1 == 1:
+            L21 = A21 * L11inv[:, 0, 0][None, :]
+        else:  # A21 L11^-T, level by level
+            L21 = np.matmul(A21.reshape(self.q2, l1, p1).transpose(1, 0, 2),
+                            np.swapaxes(L11inv, 1, 2)).transpose(1, 0, 2).reshape(self.q2, self.q1)
         L22 = np.linalg.cholesky(A22 - L21 @ L21.T)
         return Chol(L11, L11inv, L21, L22)
 
@@ -535,6 +560,76 @@ class GlmmProblem:
         """Per term, (levels, p, p) blocks of Lambda (L L')^-1 Lambda' (lme4's condVar)."""
         blocks = s.chol.inv_diag_blocks([(b.nlevels, b.p) for b in self.blocks])
         return [np.matmul(np.matmul(T, A), T.T) for T, A in zip(s.Ts, blocks)]
+
+
+# ------------------------------------------------------------------------------ BLAS threads
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Run the block with one BLAS thread, then restore the previous count.
+
+    PIRLS makes thousands of small dense products and triangular solves; OpenBLAS threads
+    only add synchronisation to those, and on a busy machine they cost 10-30x (measured:
+    grouseticks 0.7 s single-threaded, 20 s with two threads competing with other work).
+    Uses threadpoolctl when it is installed, else OpenBLAS's own setter through ctypes on
+    the libraries numpy and scipy loaded; does nothing when neither is available.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    if threadpool_limits is not None:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+        return
+    restore = []
+    for lib in _openblas_libs():
+        for get, set_ in (("openblas_get_num_threads", "openblas_set_num_threads"),
+                          ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+                          ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
+                          ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_")):
+            try:
+                g, s = getattr(lib, get), getattr(lib, set_)
+                n = int(g())
+                s(1)
+                restore.append((s, n))
+            except (AttributeError, OSError, ValueError):
+                continue
+    try:
+        yield
+    finally:
+        for s, n in restore:
+            try:
+                s(n)
+            except (OSError, ValueError):  # pragma: no cover
+                pass
+
+
+_BLAS_LIBS: list | None = None
+
+
+def _openblas_libs() -> list:
+    """The OpenBLAS shared libraries loaded in this process (Linux: /proc/self/maps)."""
+    global _BLAS_LIBS
+    if _BLAS_LIBS is None:
+        import ctypes
+        paths = []
+        try:
+            with open("/proc/self/maps") as fh:
+                for line in fh:
+                    p = line.split()[-1] if line.strip() else ""
+                    if "openblas" in p.lower() and p.endswith(".so") or ".so." in p and "openblas" in p.lower():
+                        if p not in paths:
+                            paths.append(p)
+        except OSError:
+            paths = []
+        libs = []
+        for p in paths:
+            try:
+                libs.append(ctypes.CDLL(p))
+            except OSError:
+                continue
+        _BLAS_LIBS = libs
+    return _BLAS_LIBS
 
 
 # ------------------------------------------------------------------------------ helpers

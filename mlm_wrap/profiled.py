@@ -142,11 +142,22 @@ class LmmProblem:
             rest = self.Z[:, q1:]
             self.Z2tZ1 = (rest.T @ self.Z[:, :q1]).tocsr()
             self.Z2tZ2s = (rest.T @ rest).tocsr()
-            # dense L21 while it is small (BLAS beats sparse products); sparse beyond
-            self.dense21 = rest.shape[1] * q1 <= DENSE_LIMIT
-            if self.dense21:
-                self.Z2tZ1d = self.Z2tZ1.toarray()
+            q2 = rest.shape[1]
+            # How L21 L21' is formed (the cost of each criterion evaluation):
+            # "triples": scalar first term: L21 L21' = Lam2' Z2'Z1 diag(d) Z1'Z2 Lam2, linear in
+            #   d, from precomputed products of each column's pairs of non-zeros (a bincount);
+            # "dense": BLAS on a dense L21 while it is small; "sparse": sparse products beyond.
+            self.mode = "sparse"
+            if q2 and q2 * q2 <= DENSE_LIMIT:
                 self.Z2tZ2d = self.Z2tZ2s.toarray()
+                # the scatter costs ~4 flops of BLAS per product: triples only where cheaper
+                budget = TRIPLE_LIMIT if not TRIPLE_COST else min(TRIPLE_LIMIT, q2 * q2 * q1 // TRIPLE_COST)
+                trip = _column_pair_triples(self.Z2tZ1.tocsc(), q2, budget) if p1 == 1 else None
+                if trip is not None:
+                    self.mode, self._trip = "triples", trip
+                elif q2 * q1 <= DENSE_LIMIT:
+                    self.mode, self.Z2tZ1d = "dense", self.Z2tZ1.toarray()
+            self.dense21 = self.mode == "dense"
         self.q1 = self.blocks[0].q if self.blocks else 0
 
     # -- Lambda --------------------------------------------------------------------------
@@ -190,6 +201,14 @@ class LmmProblem:
         q2 = self.q - self.q1
         if q2 == 0:
             return L11, L11inv, None, None
+        if self.mode == "triples":
+            t1 = T1[0, 0]
+            c = t1 * L11inv[:, 0, 0]  # L21 = Lam2' Z2'Z1 diag(c)
+            pair, prod, col = self._trip
+            P = np.bincount(pair, weights=prod * (c * c)[col], minlength=q2 * q2).reshape(q2, q2)
+            S = self._rest_t(Ts, self._rest_t(Ts, self.Z2tZ2d - P).T)
+            S[np.diag_indices(q2)] += 1.0
+            return L11, L11inv, _L21Op(self, Ts, c), _chol(S)
         if self.dense21:
             l1, p1 = b1.nlevels, b1.p
             A21 = np.matmul(self.Z2tZ1d.reshape(q2, l1, p1), T1).reshape(q2, self.q1)
@@ -217,7 +236,7 @@ class LmmProblem:
             b, T = self.blocks[k], Ts[k]
             lo, hi = self.offsets[k] - self.q1, self.offsets[k + 1] - self.q1
             Mk = M[lo:hi].reshape(b.nlevels, b.p, -1)
-            out[lo:hi] = (T[0, 0] * Mk if b.p == 1 else np.matmul(T.T, Mk)).reshape(hi - lo, -1)
+            out[lo:hi] = (T[0, 0] * Mk if b.p == 1 else np.matmul(T.T, Mk)).reshape(M[lo:hi].shape)
         return out
 
     @staticmethod
@@ -293,7 +312,7 @@ class LmmProblem:
         """The criterion lme4 minimises: REML criterion or ML deviance (inf where undefined)."""
         try:
             s = self.solve(theta)
-        except (np.linalg.LinAlgError, FloatingPointError, ValueError):
+        except (np.linalg.LinAlgError, FloatingPointError):  # not positive definite
             return np.inf
         val = s.reml_crit if REML else s.deviance_ml
         return float(val) if np.isfinite(val) else np.inf
@@ -305,7 +324,8 @@ class LmmProblem:
         A11inv = np.matmul(np.swapaxes(L11inv, 1, 2), L11inv)  # diag blocks of L11^-T L11^-1
         if L21 is not None:
             q2 = L22.shape[0]
-            M = L21 @ _block_diag(L11inv)  # L21 L11^-1 (sparse)
+            M = L21.scaled(L11inv[:, 0, 0]) if isinstance(L21, _L21Op) else \
+                L21 @ _block_diag(L11inv)  # L21 L11^-1 (sparse)
             L22inv = sla.solve_triangular(L22, np.eye(q2), lower=True)
             # diag blocks of (L22^-1 M)'(L22^-1 M), in column chunks to bound memory
             Mc = sp.csc_matrix(M) if isinstance(M, np.ndarray) else M.tocsc()
@@ -326,6 +346,65 @@ class LmmProblem:
             blk = np.stack([sub[i * b.p:(i + 1) * b.p, i * b.p:(i + 1) * b.p] for i in range(b.nlevels)])
             out_blocks.append(np.matmul(np.matmul(T, blk), T.T))
         return out_blocks
+
+
+TRIPLE_LIMIT = 30_000_000  # precomputed pair products kept for the "triples" mode
+TRIPLE_COST = 4  # a scattered product costs about this many BLAS flops
+
+
+def _column_pair_triples(Zc: sp.csc_matrix, q2: int, budget: int = TRIPLE_LIMIT):
+    """For each column j of Z2'Z1 and each pair (a, b) of its non-zeros: the flat index
+    a*q2+b, the product z_aj z_bj and j.  None when there would be more than ``budget``."""
+    indptr, indices, data = Zc.indptr, Zc.indices, Zc.data
+    m = np.diff(indptr)
+    if int(np.sum(m.astype(np.int64) ** 2)) > budget:
+        return None
+    pairs, prods, cols = [], [], []
+    for mm in np.unique(m[m > 0]):
+        cj = np.flatnonzero(m == mm)
+        idx = indptr[cj][:, None] + np.arange(mm)[None, :]
+        R, V = indices[idx].astype(np.int64), data[idx]
+        pairs.append((R[:, :, None] * q2 + R[:, None, :]).ravel())
+        prods.append((V[:, :, None] * V[:, None, :]).ravel())
+        cols.append(np.repeat(cj, mm * mm))
+    if not pairs:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
+    return np.concatenate(pairs), np.concatenate(prods), np.concatenate(cols)
+
+
+class _L21Op:
+    """L21 = Lam2' Z2'Z1 diag(c) as an operator (no sparse-sparse products per evaluation)."""
+
+    def __init__(self, problem: "LmmProblem", Ts, c: np.ndarray, transposed: bool = False):
+        self.pb, self.Ts, self.c, self.transposed = problem, Ts, c, transposed
+
+    @property
+    def T(self) -> "_L21Op":
+        return _L21Op(self.pb, self.Ts, self.c, not self.transposed)
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, float)
+        cx = (lambda v: self.c.reshape((-1,) + (1,) * (v.ndim - 1)) * v)
+        if not self.transposed:
+            return self.pb._rest_t(self.Ts, np.asarray(self.pb.Z2tZ1 @ cx(x)).reshape(
+                (self.pb.Z2tZ1.shape[0],) + x.shape[1:]))
+        lam_x = self._rest(x)
+        return cx(np.asarray(self.pb.Z2tZ1.T @ lam_x).reshape((self.pb.Z2tZ1.shape[1],) + x.shape[1:]))
+
+    def _rest(self, x: np.ndarray) -> np.ndarray:
+        """Lambda_rest x (not transposed)."""
+        pb, out = self.pb, np.empty_like(x)
+        for k in range(1, len(pb.blocks)):
+            b, T = pb.blocks[k], self.Ts[k]
+            lo, hi = pb.offsets[k] - pb.q1, pb.offsets[k + 1] - pb.q1
+            xk = x[lo:hi].reshape((b.nlevels, b.p, -1))
+            out[lo:hi] = (T[0, 0] * xk if b.p == 1 else np.matmul(T, xk)).reshape(x[lo:hi].shape)
+        return out
+
+    def scaled(self, extra: np.ndarray) -> sp.csr_matrix:
+        """Explicit sparse L21 diag(extra)."""
+        lam2 = self.pb.lambda_matrix(self.Ts, first=1)
+        return (lam2.T @ self.pb.Z2tZ1 @ sp.diags(self.c * extra)).tocsr()
 
 
 def _chol(S: np.ndarray) -> np.ndarray:

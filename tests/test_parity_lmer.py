@@ -6,6 +6,7 @@ tolerances are parity.py's own (imported, so they cannot drift looser here).
 from __future__ import annotations
 
 import importlib.util
+import os
 import warnings
 
 import numpy as np
@@ -29,15 +30,19 @@ TOL = _parity_tol() if (RREF / "parity.py").exists() else {}
 _FITS: dict[str, tuple] = {}
 
 
-def fitted_case(case_id: str):
-    if case_id not in _FITS:
+def fitted_case(key: str):
+    """``key`` is ``case_id@engine``: each case is fitted by each engine under test."""
+    if key not in _FITS:
+        case_id, engine = key.rsplit("@", 1)
         case = load_case(case_id)
         df = load_data(case["data"], case["_data_dir"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            m = mw.lmer(case["formula"], data=df, REML=case["REML"])
-        _FITS[case_id] = (case, df, m)
-    return _FITS[case_id]
+            m = mw.lmer(case["formula"], data=df, REML=case["REML"], engine=engine)
+        # MixedLM cannot express every design (correlated slopes on crossed factors)
+        assert m.plan.engine == engine or (engine == "statsmodels" and "crossed" in m.plan.reason)
+        _FITS[key] = (case, df, m)
+    return _FITS[key]
 
 
 def relerr(got, ref) -> float:
@@ -45,7 +50,10 @@ def relerr(got, ref) -> float:
     return float(np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-8)))
 
 
-CASES = lmer_case_ids()
+# Both engines on every case, or the one MLM_WRAP_ENGINE names (CI runs the suite per engine).
+ENGINES = [os.environ["MLM_WRAP_ENGINE"]] if os.environ.get("MLM_WRAP_ENGINE", "auto") != "auto" \
+    else ["statsmodels", "sparse"]
+CASES = [f"{c}@{e}" for c in lmer_case_ids() for e in ENGINES]
 
 # Where R itself is off: lme4's default optimizer (nloptwrap) stops 6e-6 short of the REML
 # optimum on Orthodont's flat likelihood (checked in R: bobyqa, Nelder_Mead and optim all
@@ -57,8 +65,9 @@ KNOWN = {("extra:orthodont_sex", chk): "R's nloptwrap stops short of the optimum
 
 
 def cases(check: str) -> list:
-    return [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN[(c, check)]))
-            if (c, check) in KNOWN else c for c in CASES]
+    base = lambda c: c.rsplit("@", 1)[0]
+    return [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN[(base(c), check)]))
+            if (base(c), check) in KNOWN else c for c in CASES]
 
 
 @pytest.mark.parametrize("cid", CASES)

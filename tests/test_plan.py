@@ -67,3 +67,28 @@ def test_explain_code_runs_in_statsmodels_and_matches_fit():
     ns = {"data": data}
     exec(m.plan.explain(), ns)
     assert abs(ns["mdf"].llf - float(mw.logLik(m))) < 1e-3
+
+
+def test_auto_engine_rule(monkeypatch):
+    monkeypatch.delenv("MLM_WRAP_ENGINE", raising=False)
+    assert plan_for("Reaction ~ Days + (Days | Subject)", load("sleepstudy"), engine="auto").engine == "statsmodels"
+    assert plan_for("diameter ~ 1 + (1 | plate) + (1 | sample)", load("Penicillin"), engine="auto").engine == "sparse"
+    rng = np.random.default_rng(0)
+    many = pd.DataFrame({"y": rng.normal(size=3000), "g": rng.integers(0, 1000, 3000)})
+    p = plan_for("y ~ 1 + (1 | g)", many, engine="auto")
+    assert p.engine == "sparse" and p.requested == "auto"
+
+
+def test_process_wide_default_engine(monkeypatch):
+    from mlm_wrap.plan import default_engine, set_default_engine
+    monkeypatch.setenv("MLM_WRAP_ENGINE", "sparse")
+    assert default_engine() == "sparse"
+    assert plan_for("Reaction ~ Days + (1 | Subject)", load("sleepstudy")).engine == "sparse"
+    set_default_engine("statsmodels")
+    try:
+        assert plan_for("Reaction ~ Days + (1 | Subject)", load("sleepstudy")).engine == "statsmodels"
+    finally:
+        set_default_engine(None)
+    monkeypatch.setenv("MLM_WRAP_ENGINE", "turbo")
+    with pytest.raises(ValueError, match="MLM_WRAP_ENGINE"):
+        default_engine()

@@ -99,8 +99,8 @@ make_case <- function(id, data_name, formula, family = "binomial", weights = NUL
     residuals = arr(unname(residuals(m))),
     pearson_residuals = arr(unname(residuals(m, type = "pearson"))),
     theta = arr(getME(m, "theta")),
-    optinfo_derivs = list(gradient = arr(m@optinfo$derivs$gradient),
-                          Hessian = unname(m@optinfo$derivs$Hessian)),
+    optinfo_derivs = if (is.null(m@optinfo$derivs)) NULL else
+      list(gradient = arr(m@optinfo$derivs$gradient), Hessian = unname(m@optinfo$derivs$Hessian)),
     r_messages = arr(unique(warns)),
     coefficients = table_json(summary(m)$coefficients),
     confint_wald = table_json(confint(m, parm = "beta_", method = "Wald")),
@@ -112,6 +112,12 @@ make_case <- function(id, data_name, formula, family = "binomial", weights = NUL
     display_text = text_of(function() display(m)),
     varcorr_text = text_of(function() print(VarCorr(m)))
   )
+  # lme4's deviance function itself (update(m, devFunOnly = TRUE): the stage-2 function,
+  # or for nAGQ = 0 the stage-1 one) at the optimum and at two points away from it
+  f <- update(m, devFunOnly = TRUE)
+  p0 <- if (nAGQ == 0L) getME(m, "theta") else c(getME(m, "theta"), fixef(m))
+  pts <- list(p0, p0 * 1.1 + 0.02, p0 * 0.9 - 0.05)
+  out$devfun_checks <- lapply(pts, function(p) list(par = arr(p), value = f(p)))
   for (k in names(extra)) out[[k]] <- extra[[k]]
   write_json_file(out, file.path(OUT, "cases", paste0(id, ".json")))
   cat(sprintf("%-24s nobs %5d  logLik %12.4f  (%.2fs)%s\n", id, nobs(m), as.numeric(ll), secs,
@@ -166,7 +172,16 @@ main <- function() {
             "cbind(incidence, size - incidence) ~ period + (1 | herd)",
             family = "binomial(link = \"probit\")")
 
-  # 5. a singular fit: 0/1 data whose groups carry no variance (the first seed from 11 on
+  # 5. nAGQ = 0 (lme4's first stage alone; vcov from RX, no Hessian) and adaptive
+  #    Gauss-Hermite quadrature with an offset
+  make_case("glmm_cbpp_nagq0", "glmm_cbpp",
+            "cbind(incidence, size - incidence) ~ period + (1 | herd)", family = "binomial",
+            nAGQ = 0L)
+  make_case("glmm_poisson_offset_agq", "glmm_counts",
+            "count ~ trt + offset(log(exposure)) + (1 | site)", family = "poisson", nAGQ = 5L,
+            predict_rows = c(1, 2, 3, 150, 300))
+
+  # 6. a singular fit: 0/1 data whose groups carry no variance (the first seed from 11 on
   #    for which lme4 lands on the boundary)
   for (seed in 11:200) {
     set.seed(seed)
