@@ -1152,64 +1152,72 @@ def satterthwaite(m: LmerMod) -> pd.DataFrame:
 
 # ============================================================== Kenward-Roger (pbkrtest)
 def _kr_pieces(m: LmerMod):
-    """pbkrtest's ``vcovAdj``: the adjusted covariance of beta and its P, W pieces."""
+    """pbkrtest's ``vcovAdj``: the adjusted covariance of beta and its P, W pieces.
+
+    ``Sigma = sum_i gamma_i G_i`` over the covariance parameters (each term's lower
+    triangle, then sigma^2) as pbkrtest builds it; every ``G_i = M_a M_b'`` is kept in
+    that low-rank form (``M_c``: the term's column c spread over its levels), so the only
+    ``n x n`` work is ``Sigma^-1`` (by Woodbury) and products with it."""
+    import scipy.sparse as sp
     prob = m._problem
     n = prob.n
     X = prob.X
     Phi = m.vcov().to_numpy()
     vc = m.VarCorr()
-    gam, G = [], []
-    for blk, term in zip(prob.blocks, vc.terms):
-        # per level, the columns of Z for each of the term's components
-        cols = []
-        for c in range(blk.p):
-            M = np.zeros((n, blk.nlevels))
-            M[np.arange(n), blk.codes] = blk.Xt[:, c]
-            cols.append(M)
+    s2 = m.sigma() ** 2
+    gam, pairs = [], []
+    Ws = []
+    for blk, term, T in zip(prob.blocks, vc.terms, prob.factors(m.theta)):
+        rows = np.arange(n)
+        M = [sp.csr_matrix((blk.Xt[:, c], (rows, blk.codes)), shape=(n, blk.nlevels))
+             for c in range(blk.p)]
         for i, j in _layout(blk):  # lower triangle column-major == pbkrtest's order
             gam.append(term.cov[i, j])
-            if i == j:
-                G.append(cols[i] @ cols[i].T)
-            else:
-                Gij = cols[i] @ cols[j].T
-                G.append(Gij + Gij.T)
-    gam.append(m.sigma() ** 2)
-    G.append(np.eye(n))
-    Sigma = sum(g * Gi for g, Gi in zip(gam, G))
-    SigmaInv = np.linalg.inv(Sigma)
+            pairs.append((M[i], M[j], i == j))
+        # Z Lambda for this term: column (level l, component k) = sum_c M_c[:, l] T[c, k]
+        Ws.append(np.hstack([sum(T[c, k] * M[c] for c in range(blk.p)).toarray()
+                             for k in range(blk.p)]))
+    gam.append(s2)
+    W = np.hstack(Ws)  # Sigma = s2 (I + W W')
+    A = np.eye(W.shape[1]) + W.T @ W
+    SigmaInv = (np.eye(n) - W @ np.linalg.solve(A, W.T)) / s2
     SigmaInv = (SigmaInv + SigmaInv.T) / 2
-    ng = len(G)
+    HH = []
+    for Ma, Mb, diag in pairs:
+        H = Ma @ np.asarray(Mb.T @ SigmaInv)
+        if not diag:
+            H = H + Mb @ np.asarray(Ma.T @ SigmaInv)
+        HH.append(np.asarray(H))
+    HH.append(SigmaInv)
+    ng = len(HH)
     TT = SigmaInv @ X
-    HH = [Gi @ SigmaInv for Gi in G]
     OO = [H @ X for H in HH]
     PP = [-(O.T @ TT) for O in OO]
     PP = [(P + P.T) / 2 for P in PP]
-    QQ = {}
-    for r in range(ng):
-        for s in range(r, ng):
-            QQ[r, s] = OO[r].T @ SigmaInv @ OO[s]
+    SO = [SigmaInv @ O for O in OO]
+    QQ = {(r, t): OO[r].T @ SO[t] for r in range(ng) for t in range(r, ng)}
     K = np.empty((ng, ng))
     for r in range(ng):
-        for s in range(r, ng):
-            K[r, s] = K[s, r] = np.sum(HH[r].T * HH[s])
+        for t in range(r, ng):
+            K[r, t] = K[t, r] = np.sum(HH[r].T * HH[t])
     IE2 = np.empty((ng, ng))
     for i in range(ng):
         PhiP = Phi @ PP[i]
         for j in range(i, ng):
             IE2[i, j] = IE2[j, i] = K[i, j] - 2 * np.sum(Phi * QQ[i, j]) + np.sum(PhiP * (PP[j] @ Phi))
     ev = np.linalg.eigvalsh((IE2 + IE2.T) / 2)
-    W = 2 * (np.linalg.inv(IE2) if np.min(np.abs(ev)) > 1e-10 else np.linalg.pinv(IE2))
-    W = (W + W.T) / 2
+    Wt = 2 * (np.linalg.inv(IE2) if np.min(np.abs(ev)) > 1e-10 else np.linalg.pinv(IE2))
+    Wt = (Wt + Wt.T) / 2
     p = X.shape[1]
     UU = np.zeros((p, p))
     for i in range(ng - 1):
         for j in range(i + 1, ng):
-            UU += W[i, j] * (QQ[i, j] - PP[i] @ Phi @ PP[j])
+            UU += Wt[i, j] * (QQ[i, j] - PP[i] @ Phi @ PP[j])
     UU = UU + UU.T
     for i in range(ng):
-        UU += W[i, i] * (QQ[i, i] - PP[i] @ Phi @ PP[i])
+        UU += Wt[i, i] * (QQ[i, i] - PP[i] @ Phi @ PP[i])
     PhiA = Phi + 2 * Phi @ UU @ Phi
-    return Phi, PhiA, PP, W
+    return Phi, PhiA, PP, Wt
 
 
 def _lb_ddf(L: np.ndarray, V0: np.ndarray, P: list[np.ndarray], W: np.ndarray) -> float:

@@ -317,8 +317,9 @@ def test_weights_as_array_and_cbind_agree():
     assert np.allclose(mw.fixef(m2), mw.fixef(m), atol=1e-9)
     assert float(mw.logLik(m2)) == pytest.approx(float(mw.logLik(m)), abs=1e-8)
     with pytest.warns(UserWarning, match="non-integer #successes in a binomial glm!"):
-        _quiet_fit = mw.glmer("prop ~ period + (1 | herd)", d, family="binomial")
-    assert isinstance(_quiet_fit, GlmerMod)
+        warnings.simplefilter("ignore", SingularFitWarning)  # one trial per row: no herd variance
+        m3 = mw.glmer("prop ~ period + (1 | herd)", d, family="binomial")
+    assert isinstance(m3, GlmerMod)
 
 
 def test_offset_argument_equals_offset_term(counts):
@@ -360,6 +361,7 @@ def test_family_as_statsmodels_instance():
 
 def test_gaussian_is_lmer_with_lme4s_warning(binary):
     with pytest.warns(FutureWarning, match="shortcut to lmer"):
+        warnings.simplefilter("ignore", SingularFitWarning)
         m = mw.glmer("x ~ 1 + (1 | g)", binary, family="gaussian")
     assert type(m).__name__ == "LmerMod"
 
