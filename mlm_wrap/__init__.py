@@ -5,7 +5,7 @@
     mw.fixef(m); mw.ranef(m)["Subject"]; mw.VarCorr(m); print(mw.summary(m))
 """
 from .api import (AIC, BIC, REMLcrit, VarCorr, coef, confint, deviance, fitted, fixef,
-                  isSingular, lmer, logLik, ngrps, nobs, predict, ranef, resid, residuals,
+                  isSingular, lmer, logLik, na_action, ngrps, nobs, predict, ranef, resid, residuals,
                   se_fixef, se_ranef, sigma, summary, vcov)
 from .errors import (ConvergenceWarning, DataError, FormulaError, ModelError,
                      SingularFitWarning, UnknownColumnError)
@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = ["lmer", "LmerMod", "parse_formula", "fixef", "vcov", "se_fixef", "ranef", "coef",
            "se_ranef", "VarCorr", "sigma", "logLik", "AIC", "BIC", "REMLcrit", "deviance",
-           "nobs", "ngrps", "isSingular", "fitted", "residuals", "resid", "predict", "confint",
+           "nobs", "na_action", "ngrps", "isSingular", "fitted", "residuals", "resid", "predict", "confint",
            "summary", "FormulaError", "DataError", "ModelError", "UnknownColumnError",
            "ConvergenceWarning", "SingularFitWarning"]
 

@@ -29,6 +29,8 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None
     parsed = parse_formula(formula)
     name = data_name or (getattr(data, "attrs", {}) or {}).get("name")
     design = build_design(parsed, data, data_name=name)
+    if design.X.shape[1] == 0:
+        REML = False  # lme4: REML with no fixed effects is ML (mkLmerDevfun's REML = p)
     plan = make_plan(design, REML=REML, engine=engine)
     problem = make_problem(design)
     info = fit_theta(plan, design, problem)
@@ -72,6 +74,7 @@ fitted = _delegate("fitted", "Fitted values (conditional on the random effects).
 residuals = _delegate("residuals", "Response residuals.")
 resid = residuals
 predict = _delegate("predict", "Predictions; ``re_form='~0'`` gives population-level ones.")
+na_action = _delegate("na_action", "Labels of the rows dropped for missing values (R's na.action).")
 confint = _delegate("confint", "Confidence intervals (``method='Wald'``).")
 summary = _delegate("summary", "lme4's summary: printable, with ``.coefficients``.")
 

@@ -158,6 +158,7 @@ class Design:
     dropped_columns: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     data_name: str | None = None
+    all_index: pd.Index | None = None  # row labels of the user's data, before na.omit
 
     @property
     def n(self) -> int:
@@ -300,7 +301,8 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
         messages.append(scale_msg)
     return Design(parsed=parsed, y=y, X=X, xnames=xnames, terms=terms, frame=frame,
                   index=frame.index, n_na_dropped=n_drop, fixed_spec=Xdf.model_spec,
-                  dropped_columns=dropped, messages=messages, data_name=data_name)
+                  dropped_columns=dropped, messages=messages, data_name=data_name,
+                  all_index=data.index)
 
 
 def _to_pandas(data) -> pd.DataFrame:

@@ -157,9 +157,7 @@ def refit_ml(m: LmerMod) -> LmerMod:
     t0 = time.perf_counter()
     plan = make_plan(m.design, REML=False, engine=m.plan.engine)
     problem = m._problem
-    theta, crit = _polish(problem, m.theta, False)
-    g = _gradient(problem, theta, False)
-    max_grad = float(np.max(np.abs(g))) if len(g) else 0.0
+    theta, crit, max_grad = _refit_theta(problem, m.theta, False)
     if max_grad < 2e-3:
         info = FitInfo(engine=plan.engine, criterion=float(crit), theta=np.asarray(theta),
                        polished=True, max_grad=max_grad, converged=True,
@@ -342,21 +340,17 @@ def anova(*models: LmerMod, refit: bool = True, model_names: Sequence[str] | Non
 
 
 # ============================================================================== profile
-@dataclass
-class _Side:
-    """Points (x, zeta, free parameters) evaluated on one side of the estimate."""
-
-    pts: list = field(default_factory=list)
-
-
 class _Profiler:
     """Profiles of lme4's ML deviance (``devfun2``) for one model.
 
-    Variance parameters ``v`` are, per term, absolute sds and correlations (laid out
-    as theta), then sigma.  Internally the free parameters are the *relative* sds and
-    correlations ``phi`` (``sd = sigma * phi``): sigma is then profiled out
-    analytically whenever it is free, and the only bounds are ``phi_sd >= 0`` and
-    ``-1 <= cor <= 1``."""
+    The profiled parameters are lme4's: per term the absolute sds and correlations
+    (laid out as theta), then sigma, then the fixed effects.  With one of them fixed
+    the deviance is minimised over the rest, parameterised so that the optimiser has
+    no traps: for an sd or sigma over theta itself (sigma follows from the fixed sd
+    and theta's row; a zero sd is a zero row of the factor, from which any direction
+    is open), for a correlation over the other relative sds and correlations (sigma
+    profiled out analytically), for a fixed effect over theta with that column moved
+    to the offset (beta and sigma profiled out), as lme4 does."""
 
     def __init__(self, m: LmerMod):
         ml = refit_ml(m)
@@ -374,12 +368,11 @@ class _Profiler:
         self.beta_hat = np.asarray(sol.beta, float)
         self.se_beta = np.sqrt(np.diag(sol.sigma2_ml * np.linalg.inv(sol.RXtRX))) if self.p else np.zeros(0)
         self.nv = len(self.v_hat)
-        sdlike = np.r_[self.diag, True]
-        self.v_scale = np.where(sdlike, np.where(self.v_hat > 0, self.v_hat, self.sigma_hat), 1.0)
         self.names = varpar_names(m) + list(m.design.xnames)
         self.nsolve = 0
         self._pts: dict[int, list] = {}
         self._hess: dict = {}
+        self._warned = False
         self._current = None
         self.v_se = self._v_se()
 
@@ -633,6 +626,11 @@ class _Profiler:
             dev, fr = self.point(w, x, start)
             if not np.isfinite(dev):
                 dev, fr = self.point(w, x, near[0][2].copy())
+            if dev < self.base - 1e-4 and not self._warned:
+                self._warned = True  # R stops here ("profiling detected new, lower deviance")
+                warnings.warn(f"profiling {self.names[w]} found a deviance {self.base - dev:.3g} "
+                              "below the fit's: the ML estimates are not at the optimum",
+                              ConvergenceWarning, stacklevel=4)
             z = math.copysign(math.sqrt(max(dev - self.base, 0.0)), x - xh) if np.isfinite(dev) else s * np.inf
             pts.append((x, z, fr))
             hist.append((x, z))
@@ -680,8 +678,9 @@ class _Profiler:
                     near_bound = (abs(xn - bound) < 0.05 * abs(xh - bound)) or s * (xn - bound) >= 0
                     if near_bound or not np.isfinite(xn):
                         xn = bound
-                elif not np.isfinite(xn):
-                    return s * np.inf
+                elif not np.isfinite(xn) or (kind in ("sd", "sigma") and
+                                             xn > 1e4 * max(xh, self.sigma_hat)):
+                    return s * np.inf  # a flat profile: no finite limit (R's upper = Inf)
                 x = xn
                 continue
             # bracketed: regula falsi (Illinois) on the transformed scale where finite

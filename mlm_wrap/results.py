@@ -257,6 +257,11 @@ class LmerMod:
     def BIC(self) -> float:
         return -2.0 * float(self.logLik()) + np.log(self.nobs()) * self._npar()
 
+    def na_action(self) -> pd.Index:
+        """R's ``na.action(m)``: labels of the rows dropped for missing values (na.omit)."""
+        kept = set(self.design.index)
+        return pd.Index([i for i in self.design.all_index if i not in kept], name="omit")
+
     def df_residual(self) -> int:
         return self.nobs() - self._npar()
 

@@ -429,3 +429,26 @@ def test_convergence_warning_reaches_the_user(binary, monkeypatch):
         m = mw.glmer("y ~ x + (1 | g)", binary.assign(y=np.r_[binary.y[:-40], np.ones(40)]),
                      family="binomial")
     assert not m.optinfo.converged
+
+
+# ------------------------------------------------------------------------- the optimiser
+def test_newton_leaves_theta_zero_when_the_optimum_is_inside():
+    """The deviance is even in theta, so theta = 0 is a stationary point even when the
+    optimum is elsewhere: the optimiser must leave it (lme4's start, theta = 1, never
+    lands there, but stage 1 may end on the boundary)."""
+    import mlm_wrap.glmm as G
+    case, _, m, _ = fit_case("extra:glmm_poisson_offset")
+    dev = _Devfun(m._problem, 1, m.optinfo.lp_stage1)
+    lower = np.r_[0.0, np.full(len(mw.fixef(m)), -np.inf)]
+    res = G._newton(dev, np.r_[0.0, mw.fixef(m).to_numpy() + 0.1], lower)
+    assert abs(abs(res.x[0]) - m.theta[0]) < 1e-5
+    assert res.fx == pytest.approx(m.optinfo.deviance, abs=1e-6)
+
+
+def test_predict_new_levels(counts):
+    m = _quiet("count ~ trt + offset(log(exposure)) + (1 | site)", counts, family="poisson")
+    nd = counts.iloc[:3].assign(site=["elsewhere"] * 3)
+    with pytest.raises(DataError, match="new level"):
+        mw.predict(m, newdata=nd)
+    got = mw.predict(m, newdata=nd, allow_new_levels=True)
+    assert np.allclose(got, mw.predict(m, newdata=nd, re_form="~0"))

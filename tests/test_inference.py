@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import sys
 import warnings
 from pathlib import Path
 
@@ -37,15 +38,17 @@ _FITS: dict[str, tuple] = {}
 
 
 def fitted(case_id: str):
-    """(case, data, model) fitted once per session, as R fitted it."""
-    if case_id not in _FITS:
+    """(case, data, model) fitted once per session, as R fitted it (shared with
+    test_parity_lmer's cache when that module runs in the same session: same fits)."""
+    cache = getattr(sys.modules.get("test_parity_lmer"), "_FITS", _FITS)
+    if case_id not in cache:
         case = load_case(case_id)
         df = load_data(case["data"], case["_data_dir"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = mw.lmer(case["formula"], data=df, REML=case["REML"])
-        _FITS[case_id] = (case, df, m)
-    return _FITS[case_id]
+        cache[case_id] = (case, df, m)
+    return cache[case_id]
 
 
 def relerr(got, ref) -> np.ndarray:
