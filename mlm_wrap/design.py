@@ -29,7 +29,7 @@ from formulaic import Formula, model_matrix
 
 from . import checks
 from .errors import DataError, ModelError, UnknownColumnError
-from .formula import ParsedFormula, RandomTerm
+from .formula import ParsedFormula, RandomTerm, all_vars
 
 
 # ---------------------------------------------------------------------------- names
@@ -185,6 +185,12 @@ def _variables(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
                 raise UnknownColumnError(_unknown_column(str(v), data, f"used in {t!r}"))
             if str(v) not in names:
                 names.append(str(v))
+    # formulaic leaves out variables seen only inside stateful transforms (scale(x),
+    # center(x), poly(x, 2)); R's all.vars does not
+    for t in [parsed.response, parsed.fixed] + [t.expr for t in parsed.random]:
+        for v in all_vars(t):
+            if v in data.columns and v not in names:
+                names.append(v)
     for t in parsed.random:
         for v in t.group_vars:
             if v not in data.columns:

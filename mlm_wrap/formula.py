@@ -1442,3 +1442,8 @@ def expand_slash(
             term = _random_term(bar)
             out.append(term if keep_corr else replace(term, correlated=False))
     return out
+
+
+def all_vars(text: str) -> tuple[str, ...]:
+    """R's ``all.vars``: the variable names in a formula or formula part, in order."""
+    return _all_vars(_parse(text))

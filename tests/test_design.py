@@ -86,3 +86,11 @@ def test_rank_deficient_columns_dropped_with_lme4_message(df):
     assert d.messages == ["fixed-effect model matrix is rank deficient so dropping 1 column / coefficient"]
     X = np.column_stack([np.ones(5), np.arange(5.0), np.arange(5.0) * 3 + 1])
     assert drop_rank_deficient(X, ["a", "b", "c"]) == [0, 1]
+
+
+def test_variables_inside_stateful_transforms(df):
+    """formulaic does not list x inside scale()/poly(); the model frame still needs it."""
+    d = design("y ~ scale(x) + (1 | g)", df)
+    assert d.xnames == ["(Intercept)", "scale(x)"] and "x" in d.frame.columns
+    d = design("y ~ poly(x, 2) + (1 | g)", df)
+    assert d.xnames == ["(Intercept)", "poly(x, 2)1", "poly(x, 2)2"]

@@ -259,8 +259,13 @@ def test_bootstrap_covers_the_estimates_and_is_reproducible():
     prof = inf.confint_profile(m)
     assert list(ci.index) == list(prof.index)  # the same row names as the profile
     assert list(ci.columns) == list(prof.columns)
-    est = inf._sdcor(m._problem.blocks, m.theta, m.sigma()).tolist() + m.fixef().tolist()
-    assert np.all(ci.iloc[:, 0].to_numpy() < est) and np.all(est < ci.iloc[:, 1].to_numpy())
+    # the estimates the intervals are about: the fit's (REML) and the ML ones the profile
+    # is centred on (lme4 profiles the ML deviance)
+    ml = inf.refit_ml(m)
+    for fit in (m, ml):
+        est = inf._sdcor(fit._problem.blocks, fit.theta, fit.sigma()).tolist() + fit.fixef().tolist()
+        assert np.all(ci.iloc[:, 0].to_numpy() < est) and np.all(est < ci.iloc[:, 1].to_numpy())
+        assert np.all(prof.iloc[:, 0].to_numpy() < est) and np.all(est < prof.iloc[:, 1].to_numpy())
     # and, on the sd scale, the intervals overlap the profile intervals broadly
     overlap = np.minimum(ci.iloc[:, 1], prof.iloc[:, 1]) - np.maximum(ci.iloc[:, 0], prof.iloc[:, 0])
     assert np.all(overlap > 0.5 * (prof.iloc[:, 1] - prof.iloc[:, 0]))

@@ -250,7 +250,9 @@ build_cases <- function() {
 }
 
 main <- function() {
-  unlink(file.path(OUT, c("cases", "data")), recursive = TRUE)
+  # remove only this script's files: tests/r/make_glmm_refs.R writes glmm_* beside them
+  old <- list.files(file.path(OUT, c("cases", "data")), full.names = TRUE)
+  unlink(old[!grepl("^glmm_", basename(old))])
   dir.create(file.path(OUT, "cases"), recursive = TRUE, showWarnings = FALSE)
   dir.create(file.path(OUT, "data"), recursive = TRUE, showWarnings = FALSE)
   build_data()
