@@ -24,6 +24,8 @@ __all__ = ["lmer", "LmerMod", "parse_formula", "fixef", "vcov", "se_fixef", "ran
 # load it now and re-bind the function, so that ``mw.summary(m)`` stays the function.
 from .summary import Summary  # noqa: E402
 from .api import display, extract_dic, se_coef, summary  # noqa: E402,F811
+from .api import anova, bootMer, refit, simulate  # noqa: E402
 
-__all__ += ["display", "extract_dic", "se_coef", "Summary"]
+__all__ += ["display", "extract_dic", "se_coef", "Summary", "anova", "bootMer", "refit", "simulate",
+            "glmer"]
 from .glmm import glmer

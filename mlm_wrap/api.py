@@ -75,8 +75,11 @@ residuals = _delegate("residuals", "Response residuals.")
 resid = residuals
 predict = _delegate("predict", "Predictions; ``re_form='~0'`` gives population-level ones.")
 na_action = _delegate("na_action", "Labels of the rows dropped for missing values (R's na.action).")
-confint = _delegate("confint", "Confidence intervals (``method='Wald'``).")
+confint = _delegate("confint", "Confidence intervals: ``method='Wald' | 'profile' | 'boot'``.")
 summary = _delegate("summary", "lme4's summary: printable, with ``.coefficients``.")
 
 # arm's helpers (Gelman & Hill): display(), se.coef(), extractDIC()
 from .arm import display, extract_dic, se_coef  # noqa: E402
+
+# inference as lme4/lmerTest users do it: anova(), simulate(), refit(), bootMer()
+from .inference import anova, bootMer, refit, simulate  # noqa: E402

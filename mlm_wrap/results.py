@@ -329,10 +329,13 @@ class LmerMod:
         n = len(self.theta)
         return [f".sig{i + 1:02d}" for i in range(n)] + [".sigma"]
 
-    def confint(self, parm=None, level: float = 0.95, method: str = "Wald") -> pd.DataFrame:
-        """Confidence intervals; ``Wald`` for fixed effects (NA for variance parameters)."""
+    def confint(self, parm=None, level: float = 0.95, method: str = "Wald", **kw) -> pd.DataFrame:
+        """Confidence intervals as lme4's ``confint``: ``"Wald"`` (fixed effects; NA for the
+        variance parameters), ``"profile"`` (profiled deviance) or ``"boot"`` (parametric
+        bootstrap: ``nsim=``, ``seed=``, ``progress=``)."""
         if method.lower() != "wald":
-            raise NotImplementedError(f"confint(method={method!r}) is not available yet")
+            from .inference import confint
+            return confint(self, parm, level, method, **kw)
         a = (1 - level) / 2
         cols = [f"{_pct(a)} %", f"{_pct(1 - a)} %"]
         z = stats.norm.ppf(1 - a)
