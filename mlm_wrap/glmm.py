@@ -36,7 +36,7 @@ from scipy import stats
 from scipy.optimize import minimize
 
 from .design import Design, _to_pandas, _unknown_column, build_design, new_fixed_matrix, \
-    new_term_rows, to_python_expr
+    to_python_expr
 from .errors import (ConvergenceWarning, DataError, MixedModelMessage, ModelError,
                      SingularFitWarning, UnknownColumnError)
 from .formula import (ParsedFormula, _all_vars, _Binary, _Call, _Name, _Unary, _deparse, _parse,
@@ -859,31 +859,17 @@ class GlmerMod(LmerMod):
             raise ValueError(f"type must be 'link' or 'response', not {type!r}")
         keep = self._terms_in(re_form)
         beta = self._sol.beta
-        bper = self._b_per_term()
         if newdata is None:
             if len(keep) == len(self.design.terms):
                 eta = self._state.eta.copy()
             else:
-                eta = self._problem.offset + self.design.X @ beta
-                for k in keep:
-                    td = self.design.terms[k]
-                    eta = eta + np.einsum("ij,ij->i", td.Xt, bper[k][td.factor.codes])
+                eta = self._problem.offset + self.design.X @ beta + self._re_part(keep, None)
             index = self.design.index
         else:
             if not isinstance(newdata, pd.DataFrame):
                 newdata = pd.DataFrame(newdata)
-            eta = new_fixed_matrix(self.design, newdata) @ beta + self._offset_new(newdata)
-            for k in keep:
-                td = self.design.terms[k]
-                Xt, codes = new_term_rows(self.design, td, newdata)
-                new = codes < 0
-                if new.any() and not allow_new_levels:
-                    lv = newdata.loc[new, list(td.term.group_vars)].astype(str).agg(":".join, axis=1)
-                    raise DataError(f"new level(s) {', '.join(map(repr, lv.unique()[:5]))} of "
-                                    f"grouping factor {td.name!r} in newdata; use "
-                                    "allow_new_levels=True to predict them at the population level")
-                contrib = np.einsum("ij,ij->i", Xt, bper[k][np.where(new, 0, codes)])
-                eta = eta + np.where(new, 0.0, contrib)
+            eta = new_fixed_matrix(self.design, newdata) @ beta + self._offset_new(newdata) + \
+                self._re_part(keep, newdata, allow_new_levels)
             index = newdata.index
         out = eta if type == "link" else self.family_object.linkinv(eta)
         return pd.Series(out, index=index)

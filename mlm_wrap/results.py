@@ -293,6 +293,28 @@ class LmerMod:
                              f"({', '.join(self.plan.term_labels)})")
         return keep
 
+    def _re_part(self, keep: list[int], newdata: pd.DataFrame | None,
+                 allow_new_levels: bool = False) -> np.ndarray:
+        """Sum of the kept random terms' contributions Z_k b_k for the model's rows
+        (``newdata=None``) or for new rows (a new level counts 0 when allowed)."""
+        bper = self._b_per_term()
+        n = self.design.n if newdata is None else len(newdata)
+        out = np.zeros(n)
+        for k in keep:
+            td = self.design.terms[k]
+            if newdata is None:
+                out += np.einsum("ij,ij->i", td.Xt, bper[k][td.factor.codes])
+                continue
+            Xt, codes = new_term_rows(self.design, td, newdata)
+            new = codes < 0
+            if new.any() and not allow_new_levels:
+                lv = newdata.loc[new, list(td.term.group_vars)].astype(str).agg(":".join, axis=1)
+                raise DataError(f"new level(s) {', '.join(map(repr, lv.unique()[:5]))} of "
+                                f"grouping factor {td.name!r} in newdata; use "
+                                "allow_new_levels=True to predict them at the population level")
+            out += np.where(new, 0.0, np.einsum("ij,ij->i", Xt, bper[k][np.where(new, 0, codes)]))
+        return out
+
     def predict(self, newdata: pd.DataFrame | None = None, re_form=None,
                 allow_new_levels: bool = False) -> pd.Series:
         """lme4's ``predict``: conditional (default) or population (``re_form="~0"``)."""
@@ -301,28 +323,11 @@ class LmerMod:
         if newdata is None:
             if len(keep) == len(self.design.terms):
                 return self.fitted()
-            pred = self.design.X @ beta
-            bper = self._b_per_term()
-            for k in keep:
-                td = self.design.terms[k]
-                pred = pred + np.einsum("ij,ij->i", td.Xt, bper[k][td.factor.codes])
-            return pd.Series(pred, index=self.design.index)
+            return pd.Series(self.design.X @ beta + self._re_part(keep, None), index=self.design.index)
         if not isinstance(newdata, pd.DataFrame):
             newdata = pd.DataFrame(newdata)
         pred = new_fixed_matrix(self.design, newdata) @ beta
-        bper = self._b_per_term()
-        for k in keep:
-            td = self.design.terms[k]
-            Xt, codes = new_term_rows(self.design, td, newdata)
-            new = codes < 0
-            if new.any() and not allow_new_levels:
-                lv = newdata.loc[new, list(td.term.group_vars)].astype(str).agg(":".join, axis=1)
-                raise DataError(f"new level(s) {', '.join(map(repr, lv.unique()[:5]))} of "
-                                f"grouping factor {td.name!r} in newdata; use "
-                                "allow_new_levels=True to predict them at the population level")
-            contrib = np.einsum("ij,ij->i", Xt, bper[k][np.where(new, 0, codes)])
-            pred = pred + np.where(new, 0.0, contrib)
-        return pd.Series(pred, index=newdata.index)
+        return pd.Series(pred + self._re_part(keep, newdata, allow_new_levels), index=newdata.index)
 
     # -- intervals ----------------------------------------------------------------------
     def _theta_names(self) -> list[str]:
