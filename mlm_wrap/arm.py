@@ -7,8 +7,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import stats
 
-from .printing import RList, RSeries, deparse_lines, model_call, named_vector_text
+from .printing import RList, RSeries, deparse_lines, is_glmm, model_call, named_vector_text
 from .rformat import format1, format_num, print_matrix, r_round
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,9 +97,14 @@ def display_text(m: "LmerMod", digits: int = 2, detail: bool = False) -> str:
     fe, se = m.fixef(), m.se_fixef()
     p = len(fe)
     if p > 0:
-        cols = ["coef.est", "coef.se"] + (["t value"] if detail else [])
-        mat = np.column_stack([fe.to_numpy(), se.to_numpy()] +
-                              ([(fe / se).to_numpy()] if detail else []))
+        est, sd = fe.to_numpy(), se.to_numpy()
+        if is_glmm(m):  # no scale: z values and their Wald p-values
+            z = est / sd
+            extra = {"z value": z, "Pr(>|z|)": 2.0 * stats.norm.sf(np.abs(z))}
+        else:
+            extra = {"t value": est / sd}
+        cols = ["coef.est", "coef.se"] + (list(extra) if detail else [])
+        mat = np.column_stack([est, sd] + (list(extra.values()) if detail else []))
         cells = fround(mat.ravel(order="F"), digits)
         k = len(cols)
         grid = [[cells[j * p + i] for j in range(k)] for i in range(p)]
@@ -119,6 +125,7 @@ def display_text(m: "LmerMod", digits: int = 2, detail: bool = False) -> str:
 
 
 def display(m: "LmerMod", digits: int = 2, detail: bool = False) -> None:
-    """arm's ``display(m)``: prints the call, coef.est/coef.se, the error terms, the
-    number of observations and groups, AIC, DIC and the (ML) deviance."""
+    """arm's ``display(m)``: prints the call, coef.est/coef.se (``detail=True``: and the t
+    value, or for a glmer fit the z value and Pr(>|z|)), the error terms, the number of
+    observations and groups, AIC, DIC and the (ML) deviance."""
     print(display_text(m, digits=digits, detail=detail), end="")

@@ -878,8 +878,12 @@ class GlmerMod(LmerMod):
     def _theta_names(self) -> list[str]:
         return [f".sig{i + 1:02d}" for i in range(len(self.theta))]
 
-    def __repr__(self) -> str:
-        return (f"<GlmerMod {self.family}({self.link}) {self.formula!r}: logLik "
-                f"{float(self.logLik()):.4f}, nobs {self.nobs()}>")
+    # -- printing hooks ------------------------------------------------------------------
+    def __str__(self) -> str:
+        """``print(m)``: lme4's ``print.merMod`` for a ``glmerMod`` (title, family, call,
+        AIC/BIC/logLik/deviance/df.resid, random-effect SDs, fixed effects)."""
+        from .printing import format_model
+        return format_model(self)
 
-    __str__ = __repr__
+    def __repr__(self) -> str:
+        return self.__str__()

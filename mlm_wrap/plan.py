@@ -35,6 +35,7 @@ import numpy as np
 from .design import Design
 
 import os
+import re
 
 ENGINES = ("auto", "statsmodels", "sparse")
 AUTO_MAX_GROUPS = 200
@@ -72,6 +73,7 @@ class Plan:
     fixed_formula: str = ""
     requested: str = ""  # the engine asked for ("auto", ...); ``engine`` is the one that runs
     re_columns: tuple[str, ...] = ()
+    re_exprs: tuple[str, ...] = ()  # left sides of the lme4 terms in exog_re
     vc_names: tuple[str, ...] = ()
     term_labels: tuple[str, ...] = ()
 
@@ -91,9 +93,7 @@ class Plan:
             args.append('re_formula="0"')
         else:
             args.append(f"groups={self.groups!r}")
-            rhs = " + ".join(self.re_columns) if self.re_columns else "1"
-            rhs = rhs.replace("(Intercept)", "1")
-            args.append(f're_formula="~{rhs}"' if rhs != "1" else 're_formula="1"')
+            args.append(f"re_formula={_re_formula(self.re_exprs)!r}")
         if self.vc_terms:
             vc = ", ".join(f"{n!r}: {f!r}" for n, f in self.vc_names)
             args.append("vc_formula={" + vc + "}")
@@ -110,10 +110,49 @@ class Plan:
         if self.engine != "statsmodels" and not self.vc_terms and not self.re_terms:
             lines.insert(0, f"# MixedLM cannot express this model ({self.reason});")
             lines.insert(1, "# mlm_wrap fits it with its sparse engine (lme4's profiled criterion).")
+        elif self.engine != "statsmodels":
+            lines.insert(0, "# mlm_wrap ran its sparse engine here (engine='auto' picks it for crossed "
+                            "or large designs);")
+            lines.insert(1, "# this MixedLM call fits the same model, more slowly.")
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.explain()
+
+
+def _split_top(text: str, sep: str = "+") -> list[str]:
+    """Split at ``sep`` outside parentheses."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == sep and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return parts + [cur.strip()]
+
+
+def _re_formula(exprs: tuple[str, ...]) -> str:
+    """statsmodels' ``re_formula`` for lme4 left sides (several for ``||``): one intercept
+    if any term has it, ``0 +`` when none does (patsy adds an intercept otherwise)."""
+    has_int, vars_ = False, []
+    for e in exprs:
+        e = " ".join(e.split())
+        minus_one = re.search(r"\s*-\s*1\s*$", e)
+        no_int = bool(minus_one) or e.replace(" ", "").startswith("0+") or e == "0"
+        if minus_one:
+            e = e[:minus_one.start()]
+        for part in _split_top(e):
+            if part in ("0", "1", ""):
+                continue
+            if part not in vars_:
+                vars_.append(part)
+        has_int = has_int or not no_int
+    if not vars_:
+        return "1" if has_int else "0"
+    return "~" + ("" if has_int else "0 + ") + " + ".join(vars_)
 
 
 def _nested(inner: np.ndarray, outer: np.ndarray) -> bool:
@@ -170,11 +209,12 @@ def _mixedlm_plan(design: Design, REML: bool, engine: str) -> Plan:
         re_terms = tuple(i for i, t in enumerate(terms) if t.name == g)
         vc_terms = tuple(i for i, t in enumerate(terms) if t.name != g)
         cols = tuple(c for i in re_terms for c in terms[i].cnames)
+        exprs = tuple(terms[i].term.expr for i in re_terms)
         reason = (f"one grouping factor {g!r}" if not vc_terms else
                   f"groups {g!r}; nested factor(s) {', '.join(terms[i].name for i in vc_terms)} "
                   "as variance components")
         return Plan(engine=engine, groups=g, re_terms=re_terms, vc_terms=vc_terms, reason=reason,
-                    re_columns=cols, vc_names=tuple(_vc_label(design, i) for i in vc_terms), **base)
+                    re_columns=cols, re_exprs=exprs, vc_names=tuple(_vc_label(design, i) for i in vc_terms), **base)
     if all(t.Xt.shape[1] == 1 for t in terms):
         return Plan(engine=engine, groups=None, re_terms=(), vc_terms=tuple(range(len(terms))),
                     reason="crossed factors as variance components of one group",

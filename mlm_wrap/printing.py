@@ -264,12 +264,48 @@ def deparse_lines(expr: str, cutoff: int = DEPARSE_CUTOFF) -> list[str]:
     return d.lines
 
 
+#: a family's canonical link: R's call shows ``family = binomial`` for it
+CANONICAL_LINK = {"binomial": "logit", "poisson": "log", "gaussian": "identity",
+                  "Gamma": "inverse", "inverse.gaussian": "1/mu^2"}
+
+
+def is_glmm(m: Any) -> bool:
+    """A glmer fit (lme4's ``isGLMM``): it carries a GLM family."""
+    return getattr(m, "family_object", None) is not None
+
+
+def family_call(family: str, link: str) -> str:
+    """The ``family =`` argument as R deparses it: ``binomial``, or
+    ``binomial(link = "probit")`` for a link other than the family's canonical one."""
+    if CANONICAL_LINK.get(family) == link:
+        return family
+    return f'{family}(link = "{link}")'
+
+
+def call_arg(m: Any, name: str) -> str | None:
+    """The R expression given as glmer's ``weights =`` / ``offset =`` argument, when the
+    fit recorded it as text (``m.weights_arg = "size"``); None otherwise (R prints a
+    ``Weights:`` line only for an argument it can deparse)."""
+    v = getattr(m, f"{name}_arg", None)
+    return v if isinstance(v, str) and v else None
+
+
 def model_call(m: "LmerMod") -> str:
-    """The R call that fits the model, as lme4 stores it (``m@call``)."""
+    """The R call that fits the model, as lme4 stores it (``m@call``): ``lmer(formula =,
+    data =, REML = FALSE)`` or ``glmer(formula =, data =, family =, weights =, nAGQ =)``."""
     from .formula import _deparse_name
     args = [f"formula = {m.design.parsed.deparse()}"]
     if m.data_name:
         args.append(f"data = {_deparse_name(m.data_name)}")
+    if is_glmm(m):
+        args.append(f"family = {family_call(m.family, m.link)}")
+        for name in ("weights", "offset"):
+            expr = call_arg(m, name)
+            if expr:
+                args.append(f"{name} = {expr}")
+        if getattr(m, "nAGQ", 1) != 1:
+            args.append(f"nAGQ = {int(m.nAGQ)}")
+        return f"glmer({', '.join(args)})"
     if not m.REML:
         args.append("REML = FALSE")
     return f"lmer({', '.join(args)})"
@@ -482,22 +518,58 @@ def _vc_align(colnames: Sequence[str]) -> list[str]:
 # summary(m) sections (lme4's .prt.* helpers)
 # ======================================================================================
 
+def strwrap(text: str, width: int, exdent: int = 0) -> list[str]:
+    """R's ``strwrap(text, width, exdent = )`` for one paragraph of plain words: greedy
+    filling, every line (its indent included) shorter than ``width``."""
+    lines: list[str] = []
+    cur = ""
+    for w in text.split():
+        if not cur:
+            cur = (" " * exdent if lines else "") + w
+        elif len(cur) + 1 + len(w) < width:
+            cur += " " + w
+        else:
+            lines.append(cur)
+            cur = " " * exdent + w
+    if cur or not lines:
+        lines.append(cur)
+    return lines
+
+
 def prt_meth_title(title: str, cls: str) -> str:
-    """lme4's ``.prt.methTit``: ``Linear mixed model fit by REML ['lmerMod']`` (lme4
-    wraps titles longer than the console; lmer's titles never are)."""
+    """lme4's ``.prt.methTit``: ``Linear mixed model fit by REML ['lmerMod']``; a title
+    too long for the console (glmer's) is wrapped and its class shown without quotes:
+    ``...(Laplace`` / ``  Approximation) [glmerMod]``."""
+    if len(title) + 5 + len(cls) > WIDTH:
+        return cat_fill(strwrap(title, WIDTH - 2, exdent=2), " [", cls, "]", sep="")
     return f"{title} ['{cls}']\n"
 
 
-def prt_call(formula: str, data_name: str | None) -> str:
-    """lme4's ``.prt.call``: the ``Formula:`` and ``Data:`` lines.
+def prt_family(family: str | None, link: str | None) -> str:
+    """lme4's ``.prt.family``: `` Family: binomial  ( logit )`` (nothing for an LMM)."""
+    if not family:
+        return ""
+    return cat_fill(" Family:", family, *([f" ( {link} )"] if link else []))
+
+
+def prt_call(formula: str, data_name: str | None, weights: str | None = None,
+             offset: str | None = None) -> str:
+    """lme4's ``.prt.call``: the ``Formula:``, ``Data:``, ``Weights:`` and ``Offset:``
+    lines.
 
     R prints no ``Data:`` line when the call has no ``data`` argument; a data set
     of unknown name is shown the same way (there is no expression to deparse).
+    ``weights`` / ``offset`` are the R expressions of glmer's arguments (an
+    ``offset()`` term of the formula is not one).
     """
     from .formula import _deparse_name
     out = cat_fill("Formula:", deparse_lines(formula))
     if data_name:
         out += cat_fill("   Data:", _deparse_name(data_name))
+    if weights:
+        out += cat_fill("Weights:", deparse_lines(weights))
+    if offset:
+        out += cat_fill(" Offset:", deparse_lines(offset))
     return out
 
 
@@ -584,7 +656,8 @@ def format_summary(s: "Summary", digits: int = 4, correlation: bool | None = Non
                    show_resids: bool = True,
                    ranef_comp: Sequence[str] = ("Variance", "Std.Dev.")) -> str:
     """``print(summary(m))``: lme4's ``print.summary.merMod`` (its console text)."""
-    out = [prt_meth_title(s.methTitle, s.objClass), prt_call(s.formula, s.data_name), "\n",
+    out = [prt_meth_title(s.methTitle, s.objClass), prt_family(s.family, s.link),
+           prt_call(s.formula, s.data_name, s.weights, s.offset), "\n",
            prt_aictab(s.AICtab), "\n"]
     if show_resids:
         out.append(prt_resids(s.residuals, digits))
@@ -605,8 +678,10 @@ def format_summary(s: "Summary", digits: int = 4, correlation: bool | None = Non
 
 def summary_html(s: "Summary", digits: int = 4) -> str:
     """``summary(m)`` for notebooks: the same sections, tables as HTML tables."""
-    parts = [f"<p><b>{html.escape(prt_meth_title(s.methTitle, s.objClass).strip())}</b></p>",
-             _pre(prt_call(s.formula, s.data_name) + "\n" + prt_aictab(s.AICtab)),
+    title = prt_meth_title(s.methTitle, s.objClass).strip().replace("\n  ", " ")
+    parts = [f"<p><b>{html.escape(title)}</b></p>",
+             _pre(prt_family(s.family, s.link) + prt_call(s.formula, s.data_name, s.weights, s.offset)
+                  + "\n" + prt_aictab(s.AICtab)),
              _pre(prt_resids(s.residuals, digits))]
     colnames, cells = format_vc(s.varcor, digits, ("Variance", "Std.Dev."))
     parts.append(html_table(colnames, cells, caption="Random effects", align=_vc_align(colnames)))
@@ -630,7 +705,8 @@ def summary_html(s: "Summary", digits: int = 4) -> str:
 def format_model(m: "LmerMod", digits: int = 4) -> str:
     """``print(m)``: lme4's ``print.merMod`` (a short summary)."""
     s = m.summary()
-    out = [prt_meth_title(s.methTitle, s.objClass), prt_call(s.formula, s.data_name),
+    out = [prt_meth_title(s.methTitle, s.objClass), prt_family(s.family, s.link),
+           prt_call(s.formula, s.data_name, s.weights, s.offset),
            prt_aictab(s.AICtab, 4), prt_vc(s.varcor, digits, ("Std.Dev.",)),
            prt_grps(s.ngrps, s.nobs)]
     fe = s.coefficients["Estimate"]

@@ -2,7 +2,9 @@
 
 The fields carry lme4's names (``methTitle``, ``AICtab``, ``coefficients``, ``varcor``,
 ``ngrps``, ``residuals``...), so ``summary(m).coefficients`` reads as
-``summary(m)$coefficients`` does in R.  ``str()`` is R's ``print(summary(m))``.
+``summary(m)$coefficients`` does in R.  ``str()`` is R's ``print(summary(m))``, for lmer
+fits (``lmerMod``: t values) and glmer fits (``glmerMod``: family, z values and
+``Pr(>|z|)``, Pearson residuals).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
-from .printing import RFrame, _chomp, format_summary, summary_html
+from .printing import RFrame, _chomp, call_arg, format_summary, is_glmm, summary_html
 
 if TYPE_CHECKING:  # pragma: no cover
     from .results import LmerMod
@@ -32,7 +34,18 @@ class Summary:
     optimizer = "nloptwrap"
     cor_max = COR_MAX
 
+    #: lme4's ``family`` / ``link`` of a GLMM (None for an LMM: no `` Family:`` line)
+    family: str | None = None
+    link: str | None = None
+    #: the R expressions of glmer's ``weights =`` / ``offset =`` arguments, if any
+    weights: str | None = None
+    offset: str | None = None
+    useScale = True
+
     def __init__(self, model: "LmerMod", ddf: str | None = None) -> None:
+        if is_glmm(model):
+            self._init_glmm(model, ddf)
+            return
         if not (ddf is None or str(ddf).lower() in ("none", "lme4")):
             raise NotImplementedError(
                 f"summary(m, ddf={ddf!r}): Satterthwaite / Kenward-Roger degrees of freedom "
@@ -67,6 +80,41 @@ class Summary:
         self.fitMsgs: list[str] = list(m.design.messages)
         self.conv_code: int = 0
         self.conv_messages: list[str] = self._conv_messages(m)
+
+    def _init_glmm(self, m, ddf: str | None) -> None:
+        """lme4's ``summary.merMod`` of a ``glmerMod``: z tests with Wald p-values,
+        Pearson residuals, no residual variance, the family and the quadrature."""
+        if ddf is not None and str(ddf).lower() not in ("none", "lme4"):
+            raise ValueError(f"summary(m, ddf={ddf!r}): denominator degrees of freedom apply to "
+                             "lmer() fits; a glmer() fit has z tests (Pr(>|z|))")
+        self.ddf = None
+        self.objClass = "glmerMod"
+        self.useScale = False
+        self.REML = False
+        self.family, self.link = m.family, m.link
+        self.nAGQ: int = int(m.nAGQ)
+        self.methTitle = m.methTitle
+        self.formula = m.design.parsed.deparse()
+        self.data_name = m.data_name
+        self.weights, self.offset = call_arg(m, "weights"), call_arg(m, "offset")
+        self.logLik = m.logLik()
+        self.AICtab = dict(m.AICtab())
+        self.sigma = float(m.sigma())
+        self.residuals = m.residuals(type="pearson").to_numpy() / self.sigma
+        self.varcor = m.VarCorr()
+        self.ngrps = dict(m.ngrps())
+        self.nobs = m.nobs()
+        self.coefficients = RFrame(m.coefficients)
+        self.vcov = m.vcov()
+        sd = np.sqrt(np.diag(self.vcov.to_numpy()))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cor = self.vcov.to_numpy() / np.outer(sd, sd)
+        self.correlation = RFrame(cor, index=self.vcov.index, columns=self.vcov.columns)
+        self.fitMsgs = list(m.design.messages)
+        self.conv_code = 0
+        # glmer's last optimizer: stage 2's Nelder_Mead, or stage 1's bobyqa for nAGQ = 0
+        self.optimizer = "bobyqa" if self.nAGQ == 0 else "Nelder_Mead"
+        self.conv_messages = list(m.optinfo.messages)
 
     @staticmethod
     def _conv_messages(m: "LmerMod") -> list[str]:

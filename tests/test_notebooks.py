@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -33,7 +34,6 @@ pytest.importorskip("ipykernel")
 pytest.importorskip("matplotlib")
 from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
-from nbclient.exceptions import CellExecutionError  # noqa: E402
 
 from conftest import ROOT, load_case, requires_corpus  # noqa: E402
 
@@ -92,7 +92,7 @@ async def _run(name: str, work: Path, env: dict, export: bool) -> Run:
     error = None
     try:
         await client.async_execute(env=env)
-    except CellExecutionError as e:
+    except Exception as e:  # a failing cell (CellExecutionError), a dead kernel, a timeout
         error = e
     finally:  # nbclient leaves a kernel it did not create running: stop it
         if client.kc is not None:
@@ -144,7 +144,8 @@ def _text(nb) -> str:
 
 def _check_ran(run: Run) -> None:
     if run.error is not None:
-        pytest.fail(f"{run.name}: a cell failed:\n{run.error}", pytrace=False)
+        message = re.sub(r"\x1b\[[0-9;]*m", "", str(run.error))  # the traceback without colours
+        pytest.fail(f"{run.name}: {type(run.error).__name__}:\n{message}", pytrace=False)
 
 
 @pytest.mark.parametrize("name", NAMES)
