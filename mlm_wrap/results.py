@@ -340,14 +340,14 @@ class LmerMod:
         bootstrap: ``nsim=``, ``seed=``, ``progress=``)."""
         if method.lower() != "wald":
             from .inference import confint
-            return confint(self, parm, level, method, **kw)
+            return RFrame(confint(self, parm, level, method, **kw))
         a = (1 - level) / 2
         cols = [f"{_pct(a)} %", f"{_pct(1 - a)} %"]
         z = stats.norm.ppf(1 - a)
         fe, se = self.fixef(), self.se_fixef()
         rows = [[np.nan, np.nan] for _ in self._theta_names()]
         rows += [[fe[k] - z * se[k], fe[k] + z * se[k]] for k in fe.index]
-        out = pd.DataFrame(rows, index=self._theta_names() + list(fe.index), columns=cols)
+        out = RFrame(rows, index=self._theta_names() + list(fe.index), columns=cols)
         if parm is not None:
             out = out.loc[[parm] if isinstance(parm, str) else list(parm)]
         return out
