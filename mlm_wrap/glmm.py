@@ -661,6 +661,7 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
             raise ModelError(f"{e}{_separation_hint(problem)}") from None
     model = GlmerMod(design, problem, info, state, fam, resp, data_name=name,
                      offset_exprs=off_exprs, offset_arg=offset is not None)
+    model.weights_arg = weights if isinstance(weights, str) else None  # R: "Weights: size"
     for msg in design.messages:
         warnings.warn(msg, MixedModelMessage, stacklevel=2)
     for msg in resp.messages:

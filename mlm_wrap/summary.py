@@ -46,11 +46,8 @@ class Summary:
         if is_glmm(model):
             self._init_glmm(model, ddf)
             return
-        if not (ddf is None or str(ddf).lower() in ("none", "lme4")):
-            raise NotImplementedError(
-                f"summary(m, ddf={ddf!r}): Satterthwaite / Kenward-Roger degrees of freedom "
-                "are not available yet; ddf=None gives lme4's table (t values, no p-values)")
         m = model
+        lmertest = not (ddf is None or str(ddf).lower() in ("none", "lme4"))
         self.ddf = ddf
         self.REML: bool = m.REML
         self.methTitle: str = ("Linear mixed model fit by REML" if m.REML
@@ -72,6 +69,13 @@ class Summary:
         self.coefficients: pd.DataFrame = RFrame(
             {"Estimate": fe.to_numpy(), "Std. Error": se.to_numpy(),
              "t value": (fe / se).to_numpy()}, index=list(fe.index))
+        if lmertest:  # lmerTest's summary: df and Pr(>|t|) columns, its title and class
+            from .inference import ddf_coefficients
+            self.coefficients = RFrame(ddf_coefficients(m, ddf))
+            method = "Satterthwaite" if "satterthwaite".startswith(str(ddf).lower()) else "Kenward-Roger"
+            self.ddf = method
+            self.methTitle = f"{self.methTitle}. t-tests use {method}'s method"
+            self.objClass = "lmerModLmerTest"
         self.vcov: pd.DataFrame = m.vcov()
         sd = np.sqrt(np.diag(self.vcov.to_numpy()))
         with np.errstate(invalid="ignore", divide="ignore"):
