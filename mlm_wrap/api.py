@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .blas import single_threaded_blas
 from .design import build_design
 from .errors import ConvergenceWarning, MixedModelMessage, SingularFitWarning
 from .fit import fit_theta, make_problem
@@ -32,9 +33,10 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None
     if design.X.shape[1] == 0:
         REML = False  # lme4: REML with no fixed effects is ML (mkLmerDevfun's REML = p)
     plan = make_plan(design, REML=REML, engine=engine)
-    problem = make_problem(design)
-    info = fit_theta(plan, design, problem)
-    model = LmerMod(design, plan, info, problem, data_name=name)
+    with single_threaded_blas():  # small dense blocks: BLAS threads only cost (see blas.py)
+        problem = make_problem(design)
+        info = fit_theta(plan, design, problem)
+        model = LmerMod(design, plan, info, problem, data_name=name)
     for msg in design.messages:
         warnings.warn(msg, MixedModelMessage, stacklevel=2)
     if not info.converged:

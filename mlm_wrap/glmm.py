@@ -41,8 +41,8 @@ from .errors import (ConvergenceWarning, DataError, MixedModelMessage, ModelErro
                      SingularFitWarning, UnknownColumnError)
 from .formula import (ParsedFormula, _all_vars, _Binary, _Call, _Name, _Unary, _deparse, _parse,
                       parse_formula)
-from .pirls import (Family, GlmmProblem, PirlsError, PirlsState, deriv12, ghrule,
-                    single_threaded_blas)
+from .blas import single_threaded_blas
+from .pirls import Family, GlmmProblem, PirlsError, PirlsState, deriv12, ghrule
 from .profiled import ReBlock, Solution, theta_start
 from .results import LmerMod, LogLik, VarCorr, VarCorrTerm, make_unique
 

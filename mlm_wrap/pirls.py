@@ -27,7 +27,6 @@ working weights at every PIRLS iteration; ``Z`` products go through level codes.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -568,76 +567,6 @@ class GlmmProblem:
         """Per term, (levels, p, p) blocks of Lambda (L L')^-1 Lambda' (lme4's condVar)."""
         blocks = s.chol.inv_diag_blocks([(b.nlevels, b.p) for b in self.blocks])
         return [np.matmul(np.matmul(T, A), T.T) for T, A in zip(s.Ts, blocks)]
-
-
-# ------------------------------------------------------------------------------ BLAS threads
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Run the block with one BLAS thread, then restore the previous count.
-
-    PIRLS makes thousands of small dense products and triangular solves; OpenBLAS threads
-    only add synchronisation to those, and on a busy machine they cost 10-30x (measured:
-    grouseticks 0.7 s single-threaded, 20 s with two threads competing with other work).
-    Uses threadpoolctl when it is installed, else OpenBLAS's own setter through ctypes on
-    the libraries numpy and scipy loaded; does nothing when neither is available.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-        return
-    restore = []
-    for lib in _openblas_libs():
-        for get, set_ in (("openblas_get_num_threads", "openblas_set_num_threads"),
-                          ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-                          ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
-                          ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_")):
-            try:
-                g, s = getattr(lib, get), getattr(lib, set_)
-                n = int(g())
-                s(1)
-                restore.append((s, n))
-            except (AttributeError, OSError, ValueError):
-                continue
-    try:
-        yield
-    finally:
-        for s, n in restore:
-            try:
-                s(n)
-            except (OSError, ValueError):  # pragma: no cover
-                pass
-
-
-_BLAS_LIBS: list | None = None
-
-
-def _openblas_libs() -> list:
-    """The OpenBLAS shared libraries loaded in this process (Linux: /proc/self/maps)."""
-    global _BLAS_LIBS
-    if _BLAS_LIBS is None:
-        import ctypes
-        paths = []
-        try:
-            with open("/proc/self/maps") as fh:
-                for line in fh:
-                    p = line.split()[-1] if line.strip() else ""
-                    if "openblas" in p.lower() and p.endswith(".so") or ".so." in p and "openblas" in p.lower():
-                        if p not in paths:
-                            paths.append(p)
-        except OSError:
-            paths = []
-        libs = []
-        for p in paths:
-            try:
-                libs.append(ctypes.CDLL(p))
-            except OSError:
-                continue
-        _BLAS_LIBS = libs
-    return _BLAS_LIBS
 
 
 # ------------------------------------------------------------------------------ helpers
