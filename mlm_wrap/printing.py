@@ -24,7 +24,7 @@ from .rformat import abbreviate, format1, format_coefmat, format_num, print_matr
 
 if TYPE_CHECKING:  # pragma: no cover
     from .results import LmerMod, VarCorr
-    from .summary import Summary
+    from .summaries import Summary
 
 WIDTH = 80  #: ``getOption("width")``
 DEPARSE_CUTOFF = 60  #: ``deparse()``'s ``width.cutoff`` (and ``print()`` of a call)

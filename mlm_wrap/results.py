@@ -354,7 +354,7 @@ class LmerMod:
 
     # -- printing hooks ------------------------------------------------------------------
     def summary(self, ddf: str | None = None):
-        from .summary import Summary
+        from .summaries import Summary
         return Summary(self, ddf=ddf)
 
     def __str__(self) -> str:

@@ -18,7 +18,7 @@ import pytest
 
 import mlm_wrap as mw
 from conftest import RREF, lmer_case_ids, load_case, load_data, requires_corpus
-from mlm_wrap.summary import Summary
+from mlm_wrap.summaries import Summary
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -148,9 +148,25 @@ def test_coefficients_table(cid):
 def test_ddf_none_and_other_ddf():
     _, m = fit_named("sleepstudy_slope")
     assert str(mw.summary(m, ddf=None)) == str(mw.summary(m, ddf="none")) == str(mw.summary(m))
-    for ddf in ("Satterthwaite", "Kenward-Roger"):
-        with pytest.raises(NotImplementedError):
-            mw.summary(m, ddf=ddf)
+    with pytest.raises(ValueError, match="ddf"):
+        mw.summary(m, ddf="Welch")
+
+
+@requires_corpus
+@pytest.mark.parametrize("ddf,key", [("Satterthwaite", "satterthwaite"), ("Kenward-Roger", "kenward_roger")])
+def test_lmertest_summary(ddf, key):
+    """lmerTest's summary: its title and class, df and Pr(>|t|) columns (R's numbers from
+    the corpus), significance stars and legend."""
+    case, m = fit_named("sleepstudy_slope")
+    s = mw.summary(m, ddf=ddf)
+    assert list(s.coefficients.columns) == ["Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"]
+    ref = case[key]
+    got = s.coefficients.loc[ref["terms"]]
+    assert np.allclose(got["df"], ref["df"], rtol=2e-2) and np.allclose(got["Pr(>|t|)"], ref["p"], rtol=5e-2)
+    text = str(s).splitlines()
+    assert text[0] == f"Linear mixed model fit by REML. t-tests use {ddf}'s method ["
+    assert text[1] == "lmerModLmerTest]"
+    assert any(line.startswith("Signif. codes:") for line in text)
 
 
 @requires_corpus

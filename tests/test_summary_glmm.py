@@ -32,7 +32,7 @@ from conftest import load_case, load_data
 from mlm_wrap.arm import display_text
 from mlm_wrap.printing import (format_model, prt_call, prt_family, prt_meth_title, strwrap,
                                summary_html)
-from mlm_wrap.summary import Summary
+from mlm_wrap.summaries import Summary
 from test_glmm import CASES, TOL, needs_corpus
 from test_summary import line_mismatch, printout_mismatches, r_data_name
 
