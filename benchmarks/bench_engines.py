@@ -156,7 +156,12 @@ def main(argv=None):
             raw = run(path, "raw", f, reml, a.raw_timeout) if a.raw_timeout > 0 else None
             r = None if a.no_r else lme4(path, f, reml, a.timeout)
         ratio_r = f"{sp['secs'] / r:8.2f}" if r and "secs" in sp else f"{'-':>8s}"
-        ratio_raw = f"{sp['secs'] / raw['secs']:7.3f}" if raw and "secs" in raw and "secs" in sp else f"{'-':>7s}"
+        if raw and "timeout" in raw and "secs" in sp:  # raw MixedLM did not finish: a bound
+            ratio_raw = f"{'<' + format(sp['secs'] / raw['timeout'], '.3f'):>7s}"
+        elif raw and "secs" in raw and "secs" in sp:
+            ratio_raw = f"{sp['secs'] / raw['secs']:7.3f}"
+        else:
+            ratio_raw = f"{'-':>7s}"
         dll = f"{raw['logLik'] - sp['logLik']:+9.2g}" if raw and "logLik" in raw and "logLik" in sp else f"{'':>9s}"
         rs = f"{r:7.2f}s" if r else f"{'-':>8s}"
         print(f"{label:32s} {fmt(sp)} {fmt(sm)} {fmt(raw)} {rs} {ratio_r} {ratio_raw} {dll}", flush=True)

@@ -171,6 +171,14 @@ def _polish(problem: LmmProblem, theta0: np.ndarray, REML: bool,
         if fx < best_f - 1e-12:
             best_x, best_f = np.asarray(x, float), float(fx)
 
+    grads: dict[bytes, np.ndarray] = {}
+
+    def grad(x):  # each gradient costs 2 * ntheta evaluations: compute once per point
+        key = np.asarray(x, float).tobytes()
+        if key not in grads:
+            grads[key] = _gradient(problem, x, REML)
+        return grads[key]
+
     runs = ["lbfgsb", "cobyqa"] if near_optimum else ["cobyqa", "lbfgsb"]
     for run in runs:
         if run == "cobyqa":
@@ -181,9 +189,9 @@ def _polish(problem: LmmProblem, theta0: np.ndarray, REML: bool,
             r = minimize(f, best_x, method="L-BFGS-B", bounds=lb_bounds,
                          options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 2000})
         consider(r.x, r.fun)
-        if run == runs[0] and near_optimum and np.max(np.abs(_gradient(problem, best_x, REML))) < 1e-4:
+        if run == runs[0] and np.max(np.abs(grad(best_x))) < 1e-4:
             break  # already at the optimum: skip the second optimiser
-    if np.max(np.abs(_gradient(problem, best_x, REML))) > 1e-3:
+    if np.max(np.abs(grad(best_x))) > 1e-3:
         r = minimize(f, best_x, method="Nelder-Mead", bounds=lb_bounds,
                      options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000, "maxfev": 20000})
         consider(r.x, r.fun)
