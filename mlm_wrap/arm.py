@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
-from .printing import RList, RSeries, deparse_lines, is_glmm, model_call, named_vector_text
+from .printing import RList, RSeries, deparse_lines, is_glmm, model_call, named_vector_text, vc_rows
 from .rformat import format1, format_num, print_matrix, r_round
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,17 +64,7 @@ def extract_dic(m: "LmerMod") -> float:
 
 def _error_terms(vc: "VarCorr", digits: int) -> tuple[list[str], list[list[str]]]:
     """arm's ``as.matrix.VarCorr`` without its Variance column (``display``'s table)."""
-    sds, groups, names, lens = [], [], [], []
-    for t in vc.terms:
-        sd = list(t.stddev)
-        sds += sd
-        groups += [t.group] + [""] * (len(sd) - 1)
-        names += list(t.names)
-        lens.append(len(sd))
-    sds.append(float(vc.sigma) if vc.sigma is not None else 1.0)
-    groups.append("Residual")
-    names.append("")
-    lens.append(1)
+    sds, groups, names, lens = vc_rows(vc, residual=float(vc.sigma) if vc.sigma is not None else 1.0)
     cols = [groups, names, fround(sds, digits)]
     colnames = ["Groups", "Name", "Std.Dev."]
     if any(n > 1 for n in lens):

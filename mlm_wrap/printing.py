@@ -438,13 +438,10 @@ COEF_FOOTER = 'attr(,"class")\n[1] "coef.mer"\n'  # R has no print method for co
 # Random effects (lme4's formatVC)
 # ======================================================================================
 
-def format_vc(vc: "VarCorr", digits: int, comp: Sequence[str] = ("Std.Dev.",)
-              ) -> tuple[list[str], list[list[str]]]:
-    """lme4's ``formatVC``: the Groups/Name/Variance/Std.Dev./Corr character matrix."""
-    use = [c for c in ("Variance", "Std.Dev.") if c in comp]
-    if not use:
-        raise ValueError("Must *either* show variances or standard deviations")
-    colnames = ["Groups", "Name"] + use
+def vc_rows(vc: "VarCorr", residual: float | None = None
+            ) -> tuple[list[float], list[str], list[str], list[int]]:
+    """One row per random-effect column (and a ``Residual`` row when ``residual`` is given):
+    its SD, its group (on a term's first row only), its name; and each term's size."""
     sds: list[float] = []
     groups: list[str] = []
     names: list[str] = []
@@ -455,11 +452,22 @@ def format_vc(vc: "VarCorr", digits: int, comp: Sequence[str] = ("Std.Dev.",)
         groups += [t.group] + [""] * (len(sd) - 1)
         names += list(t.names)
         lens.append(len(sd))
-    if vc.use_sc and vc.sigma is not None:
-        sds.append(float(vc.sigma))
+    if residual is not None:
+        sds.append(float(residual))
         groups.append("Residual")
         names.append("")
         lens.append(1)
+    return sds, groups, names, lens
+
+
+def format_vc(vc: "VarCorr", digits: int, comp: Sequence[str] = ("Std.Dev.",)
+              ) -> tuple[list[str], list[list[str]]]:
+    """lme4's ``formatVC``: the Groups/Name/Variance/Std.Dev./Corr character matrix."""
+    use = [c for c in ("Variance", "Std.Dev.") if c in comp]
+    if not use:
+        raise ValueError("Must *either* show variances or standard deviations")
+    colnames = ["Groups", "Name"] + use
+    sds, groups, names, lens = vc_rows(vc, residual=vc.sigma if vc.use_sc else None)
     cols: list[list[str]] = [groups, names]
     if "Variance" in use:
         cols.append(format_num([s * s for s in sds], digits=digits))
