@@ -13,7 +13,6 @@ The profile intervals' time (confint(method="profile")) is shown alongside.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -42,11 +41,10 @@ MODELS = [
 
 
 def load(name: str) -> pd.DataFrame:
-    df = pd.read_csv(RREF / "data" / name)
-    lv = json.loads((RREF / "data" / name.replace(".csv", ".levels.json")).read_text()) or {}
-    for c, levels in lv.items():
-        df[c] = pd.Categorical(df[c].astype(str), categories=[str(x) for x in levels])
-    return df
+    """A corpus data set with R's factor levels (the tests' loader)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import load_data
+    return load_data(name)
 
 
 def polish_only(m, nsim: int, seed: int) -> float:

@@ -7,7 +7,6 @@ Prints seconds and the logLik difference to R's reference value.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings

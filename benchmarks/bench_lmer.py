@@ -10,7 +10,6 @@ short of the optimum).  lme4's seconds come from Rscript on the same CSV when av
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -24,17 +23,15 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RREF = ROOT.parent / "shared" / "r-reference"
 
 import mlm_wrap as mw  # noqa: E402
 
 
 def load(name: str) -> pd.DataFrame:
-    df = pd.read_csv(RREF / "data" / name)
-    lv = json.loads((RREF / "data" / name.replace(".csv", ".levels.json")).read_text()) or {}
-    for c, levels in lv.items():
-        df[c] = pd.Categorical(df[c].astype(str), categories=[str(x) for x in levels])
-    return df
+    """A corpus data set with R's factor levels (the tests' loader)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import load_data
+    return load_data(name)
 
 
 def synthetic(n: int = 100_000, groups: int = 1000, seed: int = 1) -> pd.DataFrame:
