@@ -35,8 +35,9 @@ def check_fixed(X: np.ndarray, names: list[str], index: pd.Index) -> None:
                         f"(rows {rows}); remove them or transform the predictor")
 
 
-def check_levels(terms, n: int) -> None:
-    """lme4's checkNlevels: > 1 level, and fewer levels than observations."""
+def check_levels(terms, n: int, allow_n: bool = False) -> None:
+    """lme4's checkNlevels: > 1 level, and fewer levels than observations (at most as
+    many for glmer, ``allow.n = TRUE``: observation-level random effects)."""
     nl: dict[str, int] = {}
     for t in terms:
         nl.setdefault(t.name, t.factor.nlevels)
@@ -44,20 +45,22 @@ def check_levels(terms, n: int) -> None:
     if few:
         raise ModelError("grouping factors must have > 1 sampled level "
                          f"(problems: {', '.join(few)})")
-    many = [g for g, k in nl.items() if k >= n]
+    many = [g for g, k in nl.items() if (k > n if allow_n else k >= n)]
     if many:
-        raise ModelError("number of levels of each grouping factor must be < number of "
-                         f"observations (problems: {', '.join(many)})")
+        raise ModelError(f"number of levels of each grouping factor must be {'<=' if allow_n else '<'} "
+                         f"number of observations (problems: {', '.join(many)})")
 
 
-def check_nobs_vs_nre(terms, n: int) -> None:
-    """lme4's checkZdims: more observations than random effects in every term."""
+def check_nobs_vs_nre(terms, n: int, allow_n: bool = False) -> None:
+    """lme4's checkZdims: more observations than random effects in every term (at least
+    as many for glmer, which has no residual variance)."""
     for t in terms:
         q = t.Xt.shape[1] * t.factor.nlevels
-        if n <= q:
-            raise ModelError(f"number of observations (={n}) <= number of random effects (={q}) "
-                             f"for term {t.term}; the random-effects parameters and the residual "
-                             "variance (or scale parameter) are probably unidentifiable")
+        if (n < q) if allow_n else (n <= q):
+            rest = "" if allow_n else " and the residual variance (or scale parameter)"
+            raise ModelError(f"number of observations (={n}) {'<' if allow_n else '<='} number of "
+                             f"random effects (={q}) for term {t.term}; the random-effects "
+                             f"parameters{rest} are probably unidentifiable")
 
 
 def scale_message(X: np.ndarray, tol: float = 1000.0) -> str | None:

@@ -236,8 +236,10 @@ def drop_rank_deficient(X: np.ndarray, names: list[str], tol: float = 1e-7) -> l
     return keep
 
 
-def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | None = None) -> Design:
-    """Model frame, response, fixed-effects matrix and random-effects terms."""
+def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | None = None,
+                 allow_n: bool = False) -> Design:
+    """Model frame, response, fixed-effects matrix and random-effects terms.  ``allow_n``:
+    glmer's checks (a grouping factor may have one level per observation)."""
     checks.check_terms_present(parsed)
     if not isinstance(data, pd.DataFrame):
         data = _to_pandas(data)
@@ -300,8 +302,8 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
         terms.append(TermDesign(t, group_factor(frame, t), np.asarray(zm, float),
                                 [r_column_name(c) for c in zm.columns], zm.model_spec))
     terms = _lme4_order(terms)
-    checks.check_levels(terms, len(y))
-    checks.check_nobs_vs_nre(terms, len(y))
+    checks.check_levels(terms, len(y), allow_n)
+    checks.check_nobs_vs_nre(terms, len(y), allow_n)
     scale_msg = checks.scale_message(X)
     if scale_msg:
         messages.append(scale_msg)

@@ -636,7 +636,7 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
     parsed2 = ParsedFormula(formula=parsed.formula, response=ytext, fixed=fixed,
                             random=parsed.random)
     try:
-        design = build_design(parsed2, work, data_name=name)
+        design = build_design(parsed2, work, data_name=name, allow_n=True)  # lme4: allow.n
     except (DataError, ModelError) as e:
         msg = str(e)
         if _YCOL in msg:

@@ -133,6 +133,10 @@ main <- function() {
   make_case("glmm_grouseticks", "glmm_grouseticks",
             "TICKS ~ YEAR + scale(HEIGHT) + (1 | BROOD) + (1 | LOCATION)", family = "poisson",
             predict_rows = c(1, 2, 50, 200, 403))
+  # 1b. observation-level random effect (one level per row: glmer's allow.n) and nesting
+  make_case("glmm_grouseticks_olre", "glmm_grouseticks",
+            "TICKS ~ YEAR + (1 | INDEX) + (1 | LOCATION/BROOD)", family = "poisson",
+            predict_rows = c(1, 2, 50, 200, 403))
 
   # 2. simulated 0/1 response on a crossed design: 60 subjects x 40 items, a subject slope
   set.seed(20240611)
