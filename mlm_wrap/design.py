@@ -177,6 +177,9 @@ def _variables(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
             raise DataError(f"cannot read the formula part {t!r}: {e}") from None
         for v in sorted(req, key=lambda v: t.find(str(v))):
             roles = {str(getattr(r, "value", r)) for r in getattr(v, "roles", ())}
+            if "callable" in roles and "value" not in roles and str(v) == "offset":
+                raise DataError(f"offset() terms are not supported in lmer() formulas yet ({t!r}); "
+                                "subtract the offset from the response instead (glmer() takes offset())")
             if "callable" in roles and "value" not in roles:
                 raise DataError(f"unknown function {str(v)!r} in {t!r}: formulas may use "
                                 "numpy functions (log, exp, sqrt, ...), I(), C(), poly(), scale() "

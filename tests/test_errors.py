@@ -51,6 +51,7 @@ BAD = [
     ("Reaction ~ Days + (1 | Subject:Dayz)", same, {}, UnknownColumnError, "'Dayz'"),
     ("Reaction ~ log(Dayz + 1) + (1 | Subject)", same, {}, UnknownColumnError, "'Dayz'"),
     ("Reaction ~ foo(Days) + (1 | Subject)", same, {}, DataError, "unknown function 'foo'"),
+    ("Reaction ~ Days + offset(Days) + (1 | Subject)", same, {}, DataError, "offset() terms are not supported"),
     ("Reaction ~ Days + (foo(Days) | Subject)", same, {}, DataError, "'foo'"),
     ("Subject ~ Days + (1 | Days)", same, {}, DataError, "response 'Subject' must be numeric"),
     ("Reaction ~ Days + (1 | g)", lambda d: d.assign(g=np.nan), {}, DataError, "grouping factor 'g'"),
