@@ -33,7 +33,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy import special
 
-from .profiled import ReBlock, split_theta, theta_lower
+from .profiled import ReBlock, rest_lambda_t, split_theta, theta_lower
 
 EPS = float(np.finfo(float).eps)
 SQRT2PI = float(np.sqrt(2.0 * np.pi))
@@ -411,13 +411,7 @@ class GlmmProblem:
 
     def _lam_t_rest(self, Ts, M: np.ndarray) -> np.ndarray:
         """``Lambda_2' M`` for M with q2 rows (terms 2..K)."""
-        out = np.empty_like(M)
-        for k in range(1, len(self.blocks)):
-            b, T = self.blocks[k], Ts[k]
-            lo, hi = self.offsets[k] - self.q1, self.offsets[k + 1] - self.q1
-            Mk = M[lo:hi].reshape(b.nlevels, b.p, -1)
-            out[lo:hi] = (T[0, 0] * Mk if b.p == 1 else np.matmul(T.T, Mk)).reshape(hi - lo, -1)
-        return out
+        return rest_lambda_t(self.blocks, self.offsets, Ts, M)
 
     # -- family pieces ------------------------------------------------------------------
     def aic(self, mu: np.ndarray) -> float:

@@ -231,13 +231,7 @@ class LmmProblem:
 
     def _rest_t(self, Ts, M: np.ndarray) -> np.ndarray:
         """Lambda_rest' M for a dense M whose rows are the random effects of terms 2..K."""
-        out = np.empty_like(M)
-        for k in range(1, len(self.blocks)):
-            b, T = self.blocks[k], Ts[k]
-            lo, hi = self.offsets[k] - self.q1, self.offsets[k + 1] - self.q1
-            Mk = M[lo:hi].reshape(b.nlevels, b.p, -1)
-            out[lo:hi] = (T[0, 0] * Mk if b.p == 1 else np.matmul(T.T, Mk)).reshape(M[lo:hi].shape)
-        return out
+        return rest_lambda_t(self.blocks, self.offsets, Ts, M)
 
     @staticmethod
     def _solve_L(chol, r):
@@ -412,6 +406,20 @@ def _chol(S: np.ndarray) -> np.ndarray:
     """Lower Cholesky factor via scipy's LAPACK (numpy's is ~10x slower on this kind of
     machine); raises LinAlgError when S is not positive definite."""
     return sla.cholesky(S, lower=True, check_finite=False)
+
+
+def rest_lambda_t(blocks: list[ReBlock], offsets: np.ndarray, Ts: list[np.ndarray],
+                  M: np.ndarray) -> np.ndarray:
+    """Lambda_rest' M: M's rows are the random effects of terms 2..K (the dense block of the
+    blocked Cholesky, shared by the LMM and GLMM engines)."""
+    q1 = offsets[1]
+    out = np.empty_like(M)
+    for k in range(1, len(blocks)):
+        b, T = blocks[k], Ts[k]
+        lo, hi = offsets[k] - q1, offsets[k + 1] - q1
+        Mk = M[lo:hi].reshape(b.nlevels, b.p, -1)
+        out[lo:hi] = (T[0, 0] * Mk if b.p == 1 else np.matmul(T.T, Mk)).reshape(M[lo:hi].shape)
+    return out
 
 
 def _block_diag(blocks: np.ndarray) -> sp.bsr_matrix:
