@@ -26,7 +26,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RREF = ROOT.parent / "shared" / "r-reference"
+RREF = ROOT / "tests" / "r" / "refs" / "core"
 
 import mlm_wrap as mw  # noqa: E402
 from mlm_wrap import inference as inf  # noqa: E402

@@ -54,7 +54,7 @@ def make_data(kind: str, sizes: dict, seed: int = 1) -> pd.DataFrame:
         y = 1 + rng.normal(0, 1, sizes["na"])[a] + rng.normal(0, .5, sizes["nb"])[b] + rng.normal(size=sizes["n"])
         return pd.DataFrame({"y": y, "a": [f"a{i}" for i in a], "b": [f"b{i}" for i in b]})
     if kind == "insteval":
-        ref = ROOT.parent / "shared" / "r-reference" / "data" / "InstEval.csv"
+        ref = ROOT / "tests" / "r" / "refs" / "core" / "data" / "InstEval.csv"
         return pd.read_csv(ref, usecols=["y", "service", "s", "d"])
     g = rng.integers(0, sizes["ng"], sizes["n"])
     x = rng.normal(size=sizes["n"])

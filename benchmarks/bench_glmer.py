@@ -1,6 +1,6 @@
 """Time mlm_wrap.glmer against lme4's own fit times (``r_fit_seconds`` in R's references).
 
-    python benchmarks/bench_glmer.py            # every glmer case: shared corpus + tests/data/r-extra
+    python benchmarks/bench_glmer.py            # every glmer case: tests/r/refs/core + extra
     python benchmarks/bench_glmer.py --repeat 5 --only grouseticks
 
 Per case: the median wall time of ``mw.glmer`` over ``--repeat`` fits (after one warm-up
@@ -23,8 +23,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-RREF = ROOT.parent / "shared" / "r-reference"
-EXTRA = ROOT / "tests" / "data" / "r-extra"
+RREF = ROOT / "tests" / "r" / "refs" / "core"
+EXTRA = ROOT / "tests" / "r" / "refs" / "extra"
 
 import mlm_wrap as mw  # noqa: E402
 

@@ -1,27 +1,30 @@
-"""Shared fixtures: R's reference corpus (../shared/r-reference), read as parity.py reads it."""
+"""Shared fixtures: R's reference corpus, inside the repository.
+
+``tests/r/refs/`` holds what R printed and computed for each model (JSON) and the data
+it fitted (CSV with R's factor levels), written by ``Rscript tests/r/make_refs.R``:
+``core/`` (lme4, arm, lmerTest on classic data sets), ``extra/`` (more designs and
+GLMMs) and ``v2/`` (formula idioms, families, the post-fit toolbox).  A case id is
+``name`` (core), ``extra:name`` or ``v2:name``.
+"""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-RREF = Path(os.environ.get("MLM_WRAP_RREF", ROOT.parent / "shared" / "r-reference"))
-CASES = RREF / "cases"
-EXTRA = ROOT / "tests" / "data" / "r-extra"  # more R-made cases (tests/r/make_extra_refs.R)
-
-
-def corpus_available() -> bool:
-    return CASES.is_dir()
+REFS = ROOT / "tests" / "r" / "refs"
+CASES = REFS / "core" / "cases"
+EXTRA = REFS / "extra"
+V2 = REFS / "v2"
+_PREFIX = {"extra:": EXTRA, "v2:": V2}
 
 
 def _case_file(case_id: str) -> Path:
-    """``id`` names a case of the shared corpus, ``extra:id`` one of tests/data/r-extra."""
-    if case_id.startswith("extra:"):
-        return EXTRA / "cases" / f"{case_id[6:]}.json"
+    for prefix, folder in _PREFIX.items():
+        if case_id.startswith(prefix):
+            return folder / "cases" / f"{case_id[len(prefix):]}.json"
     return CASES / f"{case_id}.json"
 
 
@@ -33,7 +36,7 @@ def load_case(case_id: str) -> dict:
 
 def lmer_case_ids(include_slow: bool = False, extra: bool = True) -> list[str]:
     out = []
-    sources = ([(CASES, "")] if corpus_available() else []) + ([(EXTRA / "cases", "extra:")] if extra else [])
+    sources = [(CASES, "")] + ([(EXTRA / "cases", "extra:")] if extra else [])
     for folder, prefix in sources:
         for f in sorted(folder.glob("*.json")):
             c = json.loads(f.read_text())
@@ -46,15 +49,11 @@ def lmer_case_ids(include_slow: bool = False, extra: bool = True) -> list[str]:
 
 
 def load_data(name: str, data_dir: str | Path | None = None) -> pd.DataFrame:
-    """A corpus data set with R's factor levels applied (as parity.py does)."""
-    data_dir = Path(data_dir) if data_dir else RREF / "data"
+    """A corpus data set with R's factor levels applied."""
+    data_dir = Path(data_dir) if data_dir else REFS / "core" / "data"
     df = pd.read_csv(data_dir / name, keep_default_na=True)
     levels = json.loads((data_dir / name.replace(".csv", ".levels.json")).read_text()) or {}
     for col, lv in levels.items():
         df[col] = pd.Categorical(df[col].astype("string").str.replace(r"\.0$", "", regex=True),
                                  categories=[str(x) for x in lv])
     return df
-
-
-requires_corpus = pytest.mark.skipif(not corpus_available(),
-                                     reason=f"R reference corpus not found at {RREF}")

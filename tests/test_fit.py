@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 import mlm_wrap as mw
-from conftest import lmer_case_ids, load_case, load_data, requires_corpus
-from mlm_wrap.fit import _gradient, make_problem
+from conftest import lmer_case_ids, load_case, load_data
+from mlm_wrap.fit import _gradient
 
-pytestmark = requires_corpus
 
 
 def fit(cid, **kw):

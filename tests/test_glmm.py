@@ -2,11 +2,10 @@
 
 The expected numbers are R's, read from JSON (the shared corpus's three cbpp cases and
 the glmm_* cases that tests/r/make_glmm_refs.R writes into tests/data/r-extra); never
-typed in here.  Tolerances are parity.py's GLMM_TOL, imported, so they cannot drift.
+typed in here.  Tolerances are tests/rref.py's GLMM_TOL.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import warnings
 
@@ -15,31 +14,22 @@ import pandas as pd
 import pytest
 
 import mlm_wrap as mw
-from conftest import EXTRA, RREF, load_case, load_data
+from conftest import CASES as CORE_CASES, EXTRA, REFS, load_case, load_data
+from rref import GLMM_TOL, TOL as _TOL
 from mlm_wrap.errors import ConvergenceWarning, DataError, ModelError, SingularFitWarning
 from mlm_wrap.glmm import GlmerMod, _Devfun, as_family, conv_messages, split_offsets
 from mlm_wrap.pirls import GlmmProblem, deriv12, ghrule
 from mlm_wrap.profiled import ReBlock
 
 
-def _parity():
-    spec = importlib.util.spec_from_file_location("rref_parity", RREF / "parity.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_HAVE_CORPUS = (RREF / "parity.py").exists()
-TOL = dict(_parity().TOL, **_parity().GLMM_TOL) if _HAVE_CORPUS else {}
-needs_corpus = pytest.mark.skipif(not _HAVE_CORPUS, reason=f"R reference corpus not found at {RREF}")
+TOL = dict(_TOL, **GLMM_TOL)
 
 
 def _case_ids() -> list:
     ids = []
-    if (RREF / "cases").is_dir():
-        for f in sorted((RREF / "cases").glob("*.json")):
-            if json.loads(f.read_text()).get("family"):
-                ids.append(f.stem)
+    for f in sorted(CORE_CASES.glob("*.json")):
+        if json.loads(f.read_text()).get("family"):
+            ids.append(f.stem)
     ids += ["extra:" + f.stem for f in sorted((EXTRA / "cases").glob("glmm_*.json"))]
     return ids
 
@@ -232,7 +222,7 @@ def test_pirls_at_theta_zero_is_statsmodels_glm():
     """theta = 0: no random effects, so PIRLS is IRLS and the Laplace deviance is the GLM's
     -2 log-likelihood (binomial coefficients included)."""
     import statsmodels.api as sm
-    df = load_data("cbpp.csv", RREF / "data") if _HAVE_CORPUS else load_data("glmm_cbpp.csv", EXTRA / "data")
+    df = load_data("cbpp.csv", REFS / "core" / "data")
     X = np.column_stack([np.ones(len(df))] + [(df["period"] == k).to_numpy(float) for k in ["2", "3", "4"]])
     n = df["size"].to_numpy(float)
     y = df["incidence"].to_numpy(float) / n
@@ -309,9 +299,7 @@ def test_factor_and_bool_responses_are_0_1(binary):
 
 
 def test_weights_as_array_and_cbind_agree():
-    case, df, m, _ = fit_case(CASES[0]) if _HAVE_CORPUS else (None, None, None, None)
-    if m is None:
-        pytest.skip("no corpus")
+    case, df, m, _ = fit_case(CASES[0])
     d = df.assign(prop=df.incidence / df["size"])
     m2 = _quiet("prop ~ period + (1 | herd)", d, family="binomial", weights=d["size"].to_numpy())
     assert np.allclose(mw.fixef(m2), mw.fixef(m), atol=1e-9)

@@ -7,7 +7,6 @@ parity.py's (imported, as test_parity_lmer.py does), so they cannot drift looser
 from __future__ import annotations
 
 import copy
-import importlib.util
 import sys
 import warnings
 from pathlib import Path
@@ -17,22 +16,13 @@ import pandas as pd
 import pytest
 
 import mlm_wrap as mw
-from conftest import RREF, lmer_case_ids, load_case, load_data, requires_corpus
+from conftest import lmer_case_ids, load_case, load_data
+import rref as PARITY
+from rref import TOL
 from mlm_wrap import inference as inf
 from mlm_wrap.errors import MixedModelMessage, ModelError
 
-pytestmark = requires_corpus
 
-
-def _parity():
-    spec = importlib.util.spec_from_file_location("rref_parity_inference", RREF / "parity.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-PARITY = _parity() if (RREF / "parity.py").exists() else None
-TOL = PARITY.TOL if PARITY else {}
 PROFILE_TOL = 1e-2  # parity.py's `prof` check
 _FITS: dict[str, tuple] = {}
 

@@ -4,7 +4,7 @@ Each notebook in ``notebooks/`` is executed with nbclient in a new ``python3`` k
 that runs this interpreter (``sys.executable``) and imports this tree's ``mlm_wrap``,
 with the notebook's folder as working directory; a cell that raises fails its test.
 The notebooks are run twice: as found (they locate R's reference corpus at
-``<repository>/../shared/r-reference``, or ``$MLM_WRAP_RREF``) and with the corpus
+``<repository>/tests/r/refs/core``, or ``$MLM_WRAP_RREF``) and with the corpus
 pointed at a missing folder, where they must still run and say that R's printout is not
 available.  All runs start together, one kernel each, to keep the module at ~30 s.
 
@@ -35,7 +35,7 @@ pytest.importorskip("matplotlib")
 from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 
-from conftest import ROOT, load_case, requires_corpus  # noqa: E402
+from conftest import ROOT, load_case  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["01-multilevel-models.ipynb", "02-from-r-to-python.ipynb"]
@@ -178,7 +178,6 @@ def test_notebook_runs_without_r_corpus(runs, name):
     assert "not available" in text
 
 
-@requires_corpus
 def test_notebook_shows_r_printouts(runs):
     """With the corpus beside the repository, the R cells print R's own text."""
     run = runs[(NAMES[0], True)]
@@ -198,7 +197,6 @@ def test_kernel_is_this_python(runs):
     assert Path(run.export["cwd"]).resolve() == NOTEBOOKS.resolve()
 
 
-@requires_corpus
 @pytest.mark.parametrize("model", ["m1", "m2", "m3"])
 def test_coef_tables_equal_r(runs, model):
     """coef(m)$department as the notebook computed it, against R's table."""

@@ -1,11 +1,10 @@
 """Every lmer case of R's reference corpus, quantity by quantity, against R's numbers.
 
 The expected values are read from the JSON that R wrote (never typed in here); the
-tolerances are parity.py's own (imported, so they cannot drift looser here).
+tolerances are the project's bar (tests/rref.py).
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import warnings
 
@@ -14,19 +13,9 @@ import pandas as pd
 import pytest
 
 import mlm_wrap as mw
-from conftest import RREF, lmer_case_ids, load_case, load_data, requires_corpus
+from conftest import lmer_case_ids, load_case, load_data
+from rref import TOL
 
-pytestmark = requires_corpus
-
-
-def _parity_tol() -> dict:
-    spec = importlib.util.spec_from_file_location("rref_parity", RREF / "parity.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.TOL
-
-
-TOL = _parity_tol() if (RREF / "parity.py").exists() else {}
 _FITS: dict[str, tuple] = {}
 
 

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 import mlm_wrap as mw
-from conftest import requires_corpus
 from mlm_wrap.printing import (RFrame, RList, RSeries, cat_fill, deparse_lines, format_frame,
                                format_list, format_vector, named_vector_text, r_quantile)
 from test_summary import (CASES, R_SHORT, fit_named, printout_mismatches, with_known)
@@ -29,7 +28,6 @@ VARCORR_KNOWN = dict(R_SHORT, **{
                   "one more decimal"})
 
 
-@requires_corpus
 @pytest.mark.parametrize("cid", with_known(CASES, VARCORR_KNOWN))
 def test_varcorr_printout_is_rs(cid):
     case, m = fit_named(cid)
@@ -37,7 +35,6 @@ def test_varcorr_printout_is_rs(cid):
     assert not bad, "\n".join(bad)
 
 
-@requires_corpus
 @pytest.mark.parametrize("cid", CASES)
 def test_varcorr_header_and_groups_exactly(cid):
     case, m = fit_named(cid)
@@ -46,14 +43,12 @@ def test_varcorr_header_and_groups_exactly(cid):
     assert got[0] == ref[0] and [g.split()[:1] for g in got] == [r.split()[:1] for r in ref]
 
 
-@requires_corpus
 def test_varcorr_html():
     _, m = fit_named("sleepstudy_slope")
     h = mw.VarCorr(m)._repr_html_()
     assert h.startswith("<table") and "<th>Corr</th>" in h and "Residual" in h
 
 
-@requires_corpus
 @pytest.mark.parametrize("cid", CASES)
 def test_print_model_shares_summary_lines(cid):
     """print(m) (lme4's print.merMod) opens with summary's title, Formula and Data lines
@@ -67,7 +62,6 @@ def test_print_model_shares_summary_lines(cid):
     assert "Fixed Effects:" in got
 
 
-@requires_corpus
 def test_print_model_layout():
     """print(m): the REML criterion to 4 decimals and the fixed effects with print.gap = 2."""
     case, m = fit_named("sleepstudy_slope")
@@ -84,7 +78,6 @@ def test_print_model_layout():
 
 # ------------------------------------------------------------------ accessors' tables
 
-@requires_corpus
 def test_accessor_types_and_printing():
     case, m = fit_named("sleepstudy_slope")
     fe, ce, re, se = mw.fixef(m), mw.coef(m), mw.ranef(m), mw.se_ranef(m)
@@ -103,7 +96,6 @@ def test_accessor_types_and_printing():
     assert len(str(ce["Subject"]).split("\n")) == 1 + len(case["coef"]["Subject"]["index"])
 
 
-@requires_corpus
 def test_tables_stay_pandas():
     _, m = fit_named("sleepstudy_slope")
     ce = mw.coef(m)["Subject"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.linalg as sla
 
 import mlm_wrap.profiled as P
 from mlm_wrap.design import build_design

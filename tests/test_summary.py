@@ -2,13 +2,12 @@
 
 R's text is read from the corpora's JSON (``summary_text``), never typed in here.  A line
 matches when it has R's width, R's words and blanks, and R's numbers in R's format
-(same decimals), each within one unit of its last digit or 5e-4 relative: parity.py's
+(same decimals), each within one unit of its last digit or 5e-4 relative: tests/rref.py's
 rule for printed numbers, applied line by line so the layout is checked too.
 """
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
 import warnings
 
@@ -17,40 +16,11 @@ import pandas as pd
 import pytest
 
 import mlm_wrap as mw
-from conftest import RREF, lmer_case_ids, load_case, load_data, requires_corpus
+from conftest import lmer_case_ids, load_case, load_data
+from rref import NUM, number_close
 from mlm_wrap.summaries import Summary
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _parity():
-    """parity.py's number pattern and shape rule (imported, so they cannot drift)."""
-    path = RREF / "parity.py"
-    if not path.exists():  # pragma: no cover
-        return None
-    spec = importlib.util.spec_from_file_location("rref_parity_printing", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_P = _parity()
-NUM = _P.NUM if _P else re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
-
-
-def _shape(tok: str):
-    mant, _, exp = tok.lower().partition("e")
-    return ("." in mant, len(mant.split(".")[1]) if "." in mant else 0, bool(exp))
-
-
-def number_close(got: str, ref: str) -> bool:
-    """parity.py's rule: R's format, within a unit of the last digit or 5e-4 relative."""
-    if _shape(got) != _shape(ref):
-        return False
-    _, digits, has_exp = _shape(ref)
-    exp = int(re.split("[eE]", ref)[1]) if has_exp else 0
-    diff = abs(float(got) - float(ref))
-    return diff <= 1.01 * 10.0 ** (exp - digits) or diff <= 5e-4 * abs(float(ref))
 
 
 def line_mismatch(got: str, ref: str) -> str | None:
@@ -109,7 +79,6 @@ def with_known(cases: list[str], known: dict[str, str]) -> list:
 
 # ------------------------------------------------------------------------------ tests
 
-@requires_corpus
 @pytest.mark.parametrize("cid", with_known(CASES, R_SHORT))
 def test_summary_printout_is_rs(cid):
     case, m = fit_named(cid)
@@ -117,7 +86,6 @@ def test_summary_printout_is_rs(cid):
     assert not bad, "\n".join(bad)
 
 
-@requires_corpus
 @pytest.mark.parametrize("cid", CASES)
 def test_summary_layout_lines_exactly(cid):
     """The lines without estimates are R's, character for character."""
@@ -131,7 +99,6 @@ def test_summary_layout_lines_exactly(cid):
     assert keep(got) == keep(ref)
 
 
-@requires_corpus
 @pytest.mark.parametrize("cid", CASES)
 def test_coefficients_table(cid):
     case, m = fit_named(cid)
@@ -144,7 +111,6 @@ def test_coefficients_table(cid):
     np.testing.assert_allclose(tab["t value"], tab["Estimate"] / tab["Std. Error"])
 
 
-@requires_corpus
 def test_ddf_none_and_other_ddf():
     _, m = fit_named("sleepstudy_slope")
     assert str(mw.summary(m, ddf=None)) == str(mw.summary(m, ddf="none")) == str(mw.summary(m))
@@ -152,7 +118,6 @@ def test_ddf_none_and_other_ddf():
         mw.summary(m, ddf="Welch")
 
 
-@requires_corpus
 @pytest.mark.parametrize("ddf,key", [("Satterthwaite", "satterthwaite"), ("Kenward-Roger", "kenward_roger")])
 def test_lmertest_summary(ddf, key):
     """lmerTest's summary: its title and class, df and Pr(>|t|) columns (R's numbers from
@@ -169,7 +134,6 @@ def test_lmertest_summary(ddf, key):
     assert any(line.startswith("Signif. codes:") for line in text)
 
 
-@requires_corpus
 def test_summary_is_data():
     case, m = fit_named("sleepstudy_slope_ml")
     s = mw.summary(m)
@@ -184,7 +148,6 @@ def test_summary_is_data():
     assert list(mw.summary(mr).AICtab) == ["REML"]
 
 
-@requires_corpus
 def test_summary_html():
     _, m = fit_named("sleepstudy_slope")
     h = mw.summary(m)._repr_html_()
@@ -192,7 +155,6 @@ def test_summary_html():
     assert "(Intercept)" in h and "Correlation of Fixed Effects" in h
 
 
-@requires_corpus
 def test_correlation_omitted_above_12_fixed_effects():
     """lme4.summary.cor.max = 12: no correlation table unless asked for."""
     case = load_case("sleepstudy_int")
@@ -209,7 +171,6 @@ def test_correlation_omitted_above_12_fixed_effects():
     assert "Correlation" not in mw.summary(fit_named("sleepstudy_int")[1]).format(correlation=False)
 
 
-@requires_corpus
 def test_fit_warnings_for_rank_deficient_X():
     """lme4 prints X's rank message under ``fit warnings:`` at the end of the summary."""
     case = load_case("sleepstudy_int")
@@ -224,7 +185,6 @@ def test_fit_warnings_for_rank_deficient_X():
     assert str(m).split("\n")[-2] == "fit warnings:"
 
 
-@requires_corpus
 def test_singular_fit_lines():
     case, m = fit_named("dyestuff2_singular")
     lines = str(mw.summary(m)).split("\n")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import re
 import warnings
 
 import numpy as np
@@ -33,8 +32,8 @@ from mlm_wrap.arm import display_text
 from mlm_wrap.printing import (format_model, prt_call, prt_family, prt_meth_title, strwrap,
                                summary_html)
 from mlm_wrap.summaries import Summary
-from test_glmm import CASES, TOL, needs_corpus
-from test_summary import line_mismatch, printout_mismatches, r_data_name
+from test_glmm import CASES, TOL
+from test_summary import printout_mismatches, r_data_name
 
 @functools.lru_cache(maxsize=None)
 def fit_named(cid: str, nAGQ: int | None = None):
@@ -82,7 +81,6 @@ def display_lines(text: str) -> tuple[list[str], list[str]]:
 
 # ------------------------------------------------------------------------------ summary
 
-@needs_corpus
 @pytest.mark.parametrize("cid", CASES)
 def test_summary_printout_is_rs(cid):
     case, m = fit_named(cid)
@@ -91,7 +89,6 @@ def test_summary_printout_is_rs(cid):
     assert not bad, "\n".join(bad)
 
 
-@needs_corpus
 def test_weights_line_is_rs():
     """``weights = size``: R prints ``Weights: size`` under ``Data:``; with the argument's
     text recorded the whole printout is R's."""
@@ -104,7 +101,6 @@ def test_weights_line_is_rs():
     assert str(mw.summary(m)).count("Weights:") == int(records_weights(m))
 
 
-@needs_corpus
 @pytest.mark.parametrize("cid", CASES)
 def test_summary_head_and_sections_exactly(cid):
     """The title, family and section lines are R's character for character."""
@@ -120,7 +116,6 @@ def test_summary_head_and_sections_exactly(cid):
     assert not any(x.startswith(" Residual") for x in got)
 
 
-@needs_corpus
 @pytest.mark.parametrize("cid", CASES)
 def test_summary_coefficients_are_the_z_table(cid):
     """``summary(m).coefficients``: lme4's z table (Wald p-values), R's estimates and SEs."""
@@ -143,7 +138,6 @@ def test_summary_coefficients_are_the_z_table(cid):
     assert s.varcor.to_frame().shape[0] == len(case["varcorr"])
 
 
-@needs_corpus
 def test_summary_ddf_is_for_lmer_only():
     _, m = fit_named("cbpp_binomial")
     assert mw.summary(m, ddf="lme4").coefficients.columns[-1] == "Pr(>|z|)"
@@ -151,7 +145,6 @@ def test_summary_ddf_is_for_lmer_only():
         mw.summary(m, ddf="Satterthwaite")
 
 
-@needs_corpus
 def test_summary_html():
     _, m = fit_named("cbpp_binomial")
     h = mw.summary(m)._repr_html_()
@@ -162,7 +155,6 @@ def test_summary_html():
     assert "Residual" not in h
 
 
-@needs_corpus
 def test_singular_nagq0_names_bobyqa():
     """nAGQ = 0 stops after glmer's first stage: R names bobyqa (checked in R 4.2.2 with
     lme4 1.1-31: the same fit as glmm_singular's otherwise, title aside)."""
@@ -179,7 +171,6 @@ def test_singular_nagq0_names_bobyqa():
 
 # ------------------------------------------------------------------------------ print(m)
 
-@needs_corpus
 @pytest.mark.parametrize("cid", CASES)
 def test_print_model_is_print_mermod(cid):
     """print(m): lme4's print.merMod for a glmerMod (checked against R for cbpp and the
@@ -222,7 +213,6 @@ def test_print_model_is_print_mermod(cid):
 
 # ------------------------------------------------------------------- display, VarCorr
 
-@needs_corpus
 @pytest.mark.parametrize("cid", CASES)
 def test_display_printout_is_rs(cid):
     """arm's display(): glmer's call (family, nAGQ, weights), the coefficients, the error
@@ -238,7 +228,6 @@ def test_display_printout_is_rs(cid):
     assert got_call == ref_call
 
 
-@needs_corpus
 def test_display_detail_has_z_tests(capsys):
     """display(m, detail = TRUE) of a glmer fit adds z value and Pr(>|z|) (arm 1.13-1)."""
     case, m = fit_named("cbpp_binomial")
@@ -249,7 +238,6 @@ def test_display_detail_has_z_tests(capsys):
     assert len(lines[3]) == len(lines[2])
 
 
-@needs_corpus
 @pytest.mark.parametrize("cid", CASES)
 def test_varcorr_printout_is_rs(cid):
     case, m = fit_named(cid)
