@@ -6,7 +6,7 @@
 
 Per model: seconds per refit of mlm_wrap's bootstrap (simulate a response, refit warm
 started at the fit's theta, collect sds/cors/sigma/fixed effects), the same refit done
-with the fit's own polish routine alone (mlm_wrap.fit._polish, the slower reference),
+with the fit's own polish routine alone (mlm_wrap.engines.mixedlm._polish, the slower reference),
 failed refits, and, with --r, lme4's seconds per refit for bootMer on the same data.
 The profile intervals' time (confint(method="profile")) is shown alongside.
 """
@@ -30,7 +30,7 @@ RREF = ROOT / "tests" / "r" / "refs" / "core"
 
 import mlm_wrap as mw  # noqa: E402
 from mlm_wrap import inference as inf  # noqa: E402
-from mlm_wrap.fit import _polish  # noqa: E402
+from mlm_wrap.engines.mixedlm import _polish  # noqa: E402
 
 MODELS = [
     ("sleepstudy slope", "sleepstudy.csv", "Reaction ~ Days + (Days | Subject)"),

@@ -4,16 +4,16 @@
     m = mw.lmer("Reaction ~ Days + (Days | Subject)", data=df)
     mw.fixef(m); mw.ranef(m)["Subject"]; mw.VarCorr(m); print(mw.summary(m))
 """
-from .api import (AIC, BIC, REMLcrit, VarCorr, anova, bootMer, coef, confint, deviance, display,
+from mlm_wrap.api import (AIC, BIC, REMLcrit, VarCorr, anova, bootMer, coef, confint, deviance, display,
                   extract_dic, fitted, fixef, isSingular, lmer, logLik, na_action, ngrps, nobs,
                   predict, ranef, refit, resid, residuals, se_coef, se_fixef, se_ranef, sigma,
                   simulate, summary, vcov)
-from .errors import (ConvergenceWarning, DataError, FormulaError, ModelError,
+from mlm_wrap.errors import (ConvergenceWarning, DataError, FormulaError, ModelError,
                      SingularFitWarning, UnknownColumnError)
-from .formula import parse_formula
-from .glmm import GlmerMod, glmer
-from .results import LmerMod
-from .summaries import Summary
+from mlm_wrap.spec.formula import parse_formula
+from mlm_wrap.models.glmer import GlmerMod, glmer
+from mlm_wrap.models.lmer import LmerMod
+from mlm_wrap.models.summary import Summary
 
 __version__ = "0.1.0"
 

@@ -6,13 +6,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .blas import single_threaded_blas
-from .design import build_design
-from .errors import ConvergenceWarning, MixedModelMessage, SingularFitWarning
-from .fit import fit_theta, make_problem
-from .formula import parse_formula
-from .plan import make_plan
-from .results import LmerMod
+from mlm_wrap.engines.blas import single_threaded_blas
+from mlm_wrap.spec.design import build_design
+from mlm_wrap.errors import ConvergenceWarning, MixedModelMessage, SingularFitWarning
+from mlm_wrap.engines.mixedlm import fit_theta, make_problem
+from mlm_wrap.spec.formula import parse_formula
+from mlm_wrap.spec.plan import make_plan
+from mlm_wrap.models.lmer import LmerMod
 
 
 def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None = None,
@@ -81,7 +81,7 @@ confint = _delegate("confint", "Confidence intervals: ``method='Wald' | 'profile
 summary = _delegate("summary", "lme4's summary: printable, with ``.coefficients``.")
 
 # arm's helpers (Gelman & Hill): display(), se.coef(), extractDIC()
-from .arm import display, extract_dic, se_coef  # noqa: E402
+from mlm_wrap.arm import display, extract_dic, se_coef  # noqa: E402
 
 # inference as lme4/lmerTest users do it: anova(), simulate(), refit(), bootMer()
-from .inference import anova, bootMer, refit, simulate  # noqa: E402
+from mlm_wrap.inference.core import anova, bootMer, refit, simulate  # noqa: E402

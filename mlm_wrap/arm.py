@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
-from .printing import RList, RSeries, deparse_lines, is_glmm, model_call, named_vector_text, vc_rows
-from .rformat import format1, format_num, print_matrix, r_round
+from mlm_wrap.output.printing import RList, RSeries, deparse_lines, is_glmm, model_call, named_vector_text, vc_rows
+from mlm_wrap.rformat import format1, format_num, print_matrix, r_round
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .results import LmerMod, VarCorr
+    from mlm_wrap.models.lmer import LmerMod, VarCorr
 
 _ML_DEVIANCE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -47,7 +47,7 @@ def refit_ml_deviance(m: "LmerMod") -> float:
     if not m.REML:
         return float(m.deviance())
     if m not in _ML_DEVIANCE:
-        from .fit import fit_theta
+        from mlm_wrap.engines.mixedlm import fit_theta
         info = fit_theta(replace(m.plan, REML=False), m.design, m._problem)
         _ML_DEVIANCE[m] = float(m._problem.objective(info.theta, False))
     return _ML_DEVIANCE[m]

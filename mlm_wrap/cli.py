@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "fit":
         return _fit(args)
     if args.command == "demo":
-        from .__main__ import demo
+        from mlm_wrap.__main__ import demo
         demo()
         return 0
     ap.error("choose a command: fit or demo")

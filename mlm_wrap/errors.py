@@ -1,7 +1,7 @@
 """Exceptions and warnings that name the problem in the user's terms."""
 from __future__ import annotations
 
-from .formula import FormulaError  # noqa: F401  (re-exported: syntax errors in lme4 formulas)
+from mlm_wrap.spec.formula import FormulaError  # noqa: F401  (re-exported: syntax errors in lme4 formulas)
 
 
 class DataError(ValueError):

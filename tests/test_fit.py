@@ -8,7 +8,7 @@ import pytest
 
 import mlm_wrap as mw
 from conftest import lmer_case_ids, load_case, load_data
-from mlm_wrap.fit import _gradient
+from mlm_wrap.engines.mixedlm import _gradient
 
 
 

@@ -1,4 +1,4 @@
-"""Tests for mlm_wrap.formula: lme4 formula parsing, expansion and deparsing.
+"""Tests for mlm_wrap.spec.formula: lme4 formula parsing, expansion and deparsing.
 
 Expected strings follow lme4 1.1-31 (findbars, nobars, expandDoubleVerts,
 expandSlash/makeInteraction) and R's deparse rules; cases taken from lme4's
@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from mlm_wrap.formula import (
+from mlm_wrap.spec.formula import (
     FormulaError,
     ParsedFormula,
     RandomTerm,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from mlm_wrap.formula import FormulaError, parse_formula
+from mlm_wrap.spec.formula import FormulaError, parse_formula
 
 names = st.sampled_from(["x", "z", "Days", "age", "x1", "dose.mg", "w_2"])
 fixed_terms = st.one_of(

@@ -19,7 +19,7 @@ import mlm_wrap as mw
 from conftest import lmer_case_ids, load_case, load_data
 import rref as PARITY
 from rref import TOL
-from mlm_wrap import inference as inf
+from mlm_wrap.inference import core as inf
 from mlm_wrap.errors import MixedModelMessage, ModelError
 
 

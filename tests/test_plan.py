@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlm_wrap.design import build_design
-from mlm_wrap.formula import parse_formula
-from mlm_wrap.plan import make_plan
+from mlm_wrap.spec.design import build_design
+from mlm_wrap.spec.formula import parse_formula
+from mlm_wrap.spec.plan import make_plan
 from mlm_wrap.datasets import load
 
 
@@ -92,7 +92,7 @@ def test_auto_engine_rule(monkeypatch):
 
 
 def test_process_wide_default_engine(monkeypatch):
-    from mlm_wrap.plan import default_engine, set_default_engine
+    from mlm_wrap.spec.plan import default_engine, set_default_engine
     monkeypatch.setenv("MLM_WRAP_ENGINE", "sparse")
     assert default_engine() == "sparse"
     assert plan_for("Reaction ~ Days + (1 | Subject)", load("sleepstudy")).engine == "sparse"

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import mlm_wrap as mw  # noqa: E402
 from mlm_wrap.datasets import load, simulate_faculty  # noqa: E402
-from mlm_wrap.plots import plot_predictions, plot_ranef, plot_residuals  # noqa: E402
+from mlm_wrap.output.plots import plot_predictions, plot_ranef, plot_residuals  # noqa: E402
 
 DEPTS = ["biology", "english", "informatics", "sociology", "statistics"]  # R's level order
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mlm_wrap.profiled as P
-from mlm_wrap.design import build_design
-from mlm_wrap.fit import make_problem
-from mlm_wrap.formula import parse_formula
+import mlm_wrap.engines.lmm as P
+from mlm_wrap.spec.design import build_design
+from mlm_wrap.engines.mixedlm import make_problem
+from mlm_wrap.spec.formula import parse_formula
 
 
 def crossed(seed=3, n=400, slope=False):

@@ -18,7 +18,7 @@ import pytest
 import mlm_wrap as mw
 from conftest import lmer_case_ids, load_case, load_data
 from rref import NUM, number_close
-from mlm_wrap.summaries import Summary
+from mlm_wrap.models.summary import Summary
 
 # ----------------------------------------------------------------------------- helpers
 

@@ -8,7 +8,7 @@ gradient and reports success).  So every fit goes through :func:`fit_theta`:
    its optimiser; theta, the relative covariance factor, does not change with the
    response's scale), trying its optimisers in turn;
 2. its estimates converted to lme4's ``theta`` and scored with lme4's criterion
-   (:mod:`mlm_wrap.profiled`);
+   (:mod:`mlm_wrap.engines.lmm`);
 3. a bounded quasi-Newton polish of that criterion from MixedLM's point, and a
    derivative-free one (Nelder-Mead) as a fallback; the best point wins;
 4. convergence judged by the gradient of the criterion at the solution (lme4's
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import Bounds, minimize
 
-from .design import Design
-from .plan import Plan
-from .profiled import LmmProblem, ReBlock, theta_start
+from mlm_wrap.spec.design import Design
+from mlm_wrap.spec.plan import Plan
+from mlm_wrap.engines.lmm import LmmProblem, ReBlock, theta_start
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""``summary(m)``: lme4's ``summary.merMod`` object, as data (printing: mlm_wrap.printing).
+"""``summary(m)``: lme4's ``summary.merMod`` object, as data (printing: mlm_wrap.output.printing).
 
 The fields carry lme4's names (``methTitle``, ``AICtab``, ``coefficients``, ``varcor``,
 ``ngrps``, ``residuals``...), so ``summary(m).coefficients`` reads as
@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
-from .printing import RFrame, _chomp, call_arg, format_summary, is_glmm, summary_html
+from mlm_wrap.output.printing import RFrame, _chomp, call_arg, format_summary, is_glmm, summary_html
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .results import LmerMod
+    from mlm_wrap.models.lmer import LmerMod
 
 #: lme4's ``getOption("lme4.summary.cor.max")``: no correlation table above it.
 COR_MAX = 12
@@ -30,7 +30,7 @@ class Summary:
 
     objClass = "lmerMod"
     #: what lme4 names its default optimizer in the convergence line (R's printout;
-    #: the optimum itself is lme4's criterion minimised here, see mlm_wrap.fit)
+    #: the optimum itself is lme4's criterion minimised here, see mlm_wrap.engines.mixedlm)
     optimizer = "nloptwrap"
     cor_max = COR_MAX
 
@@ -70,7 +70,7 @@ class Summary:
             {"Estimate": fe.to_numpy(), "Std. Error": se.to_numpy(),
              "t value": (fe / se).to_numpy()}, index=list(fe.index))
         if lmertest:  # lmerTest's summary: df and Pr(>|t|) columns, its title and class
-            from .inference import ddf_coefficients
+            from mlm_wrap.inference.core import ddf_coefficients
             self.coefficients = RFrame(ddf_coefficients(m, ddf))
             method = "Satterthwaite" if "satterthwaite".startswith(str(ddf).lower()) else "Kenward-Roger"
             self.ddf = method

@@ -1,8 +1,8 @@
 """The fitted model: data and computations, no printing (lme4's ``merMod``).
 
 Every quantity is computed from lme4's formulas at the optimal theta
-(:mod:`mlm_wrap.profiled`), named and ordered as R names and orders it.  Printing
-lives in :mod:`mlm_wrap.printing`.
+(:mod:`mlm_wrap.engines.lmm`), named and ordered as R names and orders it.  Printing
+lives in :mod:`mlm_wrap.output.printing`.
 """
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .design import Design, new_fixed_matrix, new_term_rows
-from .errors import DataError, ModelError
-from .fit import FitInfo
-from .plan import Plan
-from .printing import COEF_FOOTER, RFrame, RList, RSeries, ranef_footer
-from .profiled import LmmProblem, Solution, split_theta
+from mlm_wrap.spec.design import Design, new_fixed_matrix, new_term_rows
+from mlm_wrap.errors import DataError, ModelError
+from mlm_wrap.engines.mixedlm import FitInfo
+from mlm_wrap.spec.plan import Plan
+from mlm_wrap.output.printing import COEF_FOOTER, RFrame, RList, RSeries, ranef_footer
+from mlm_wrap.engines.lmm import LmmProblem, Solution, split_theta
 
 
 def make_unique(names: list[str]) -> list[str]:
@@ -55,7 +55,7 @@ class LogLik(float):
         return obj
 
     def __str__(self) -> str:
-        from .rformat import format1
+        from mlm_wrap.rformat import format1
         return f"'log Lik.' {format1(float(self), 7)} (df={self.df})"
 
     __repr__ = __str__
@@ -113,14 +113,14 @@ class VarCorr:
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
     def __str__(self) -> str:
-        from .printing import format_varcorr
+        from mlm_wrap.output.printing import format_varcorr
         return format_varcorr(self)
 
     def __repr__(self) -> str:
         return self.__str__()
 
     def _repr_html_(self) -> str:
-        from .printing import varcorr_html
+        from mlm_wrap.output.printing import varcorr_html
         return varcorr_html(self)
 
 
@@ -281,7 +281,7 @@ class LmerMod:
         text = str(re_form).strip()
         if text in ("~0", "~ 0", "NA", "~1", "~ 1", "0"):
             return []
-        from .formula import find_bars
+        from mlm_wrap.spec.formula import find_bars
         wanted = find_bars(text)
         keep = []
         for k, td in enumerate(self.design.terms):
@@ -339,7 +339,7 @@ class LmerMod:
         variance parameters), ``"profile"`` (profiled deviance) or ``"boot"`` (parametric
         bootstrap: ``nsim=``, ``seed=``, ``progress=``)."""
         if method.lower() != "wald":
-            from .inference import confint
+            from mlm_wrap.inference.core import confint
             return RFrame(confint(self, parm, level, method, **kw))
         a = (1 - level) / 2
         cols = [f"{_pct(a)} %", f"{_pct(1 - a)} %"]
@@ -354,11 +354,11 @@ class LmerMod:
 
     # -- printing hooks ------------------------------------------------------------------
     def summary(self, ddf: str | None = None):
-        from .summaries import Summary
+        from mlm_wrap.models.summary import Summary
         return Summary(self, ddf=ddf)
 
     def __str__(self) -> str:
-        from .printing import format_model
+        from mlm_wrap.output.printing import format_model
         return format_model(self)
 
     def __repr__(self) -> str:

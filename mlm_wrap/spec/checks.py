@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, ModelError
+from mlm_wrap.errors import DataError, ModelError
 
 
 def check_response(y: np.ndarray, response: str, index: pd.Index) -> None:

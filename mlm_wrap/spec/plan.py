@@ -17,7 +17,7 @@ that as follows:
 
 Which engine runs (``engine=``): ``"statsmodels"`` (MixedLM, then checked and if needed
 polished against lme4's criterion), ``"sparse"`` (lme4's profiled criterion on sparse
-matrices, :mod:`mlm_wrap.profiled`), or ``"auto"``: MixedLM where it is within reach,
+matrices, :mod:`mlm_wrap.engines.lmm`), or ``"auto"``: MixedLM where it is within reach,
 that is one grouping factor (nested factors allowed) with at most
 ``AUTO_MAX_GROUPS`` groups and at most ``AUTO_MAX_ROWS`` rows; the sparse engine for
 crossed factors and large designs.  The process-wide default is ``"auto"``, or the
@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .design import Design
+from mlm_wrap.spec.design import Design
 
 import os
 import re

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .rformat import abbreviate, format1, format_coefmat, format_num, print_matrix, r_round, zapsmall
+from mlm_wrap.rformat import abbreviate, format1, format_coefmat, format_num, print_matrix, r_round, zapsmall
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .results import LmerMod, VarCorr
-    from .summaries import Summary
+    from mlm_wrap.models.lmer import LmerMod, VarCorr
+    from mlm_wrap.models.summary import Summary
 
 WIDTH = 80  #: ``getOption("width")``
 DEPARSE_CUTOFF = 60  #: ``deparse()``'s ``width.cutoff`` (and ``print()`` of a call)
@@ -144,7 +144,7 @@ def format_frame(df: pd.DataFrame, digits: int = DIGITS) -> str:
 
 def _list_name(name: str) -> str:
     """How R prints a list element's tag: ``$Subject``, ``$`cask:batch```."""
-    from .formula import _deparse_name
+    from mlm_wrap.spec.formula import _deparse_name
     return "$" + _deparse_name(str(name))
 
 
@@ -188,7 +188,7 @@ class _Deparser:
         return broke
 
     def node(self, node: Any) -> None:
-        from . import formula as F
+        from mlm_wrap.spec import formula as F
         if isinstance(node, F._Name):
             self.put(F._deparse_name(node.name))
         elif isinstance(node, F._Const):
@@ -231,7 +231,7 @@ class _Deparser:
             self.put(F._deparse(node))
 
     def _operand(self, main, child, left: bool, plain: bool = False) -> None:
-        from . import formula as F
+        from mlm_wrap.spec import formula as F
         parens = not plain and F._needs_parens(main, child, left=left)
         if parens:
             self.put("(")
@@ -240,7 +240,7 @@ class _Deparser:
             self.put(")")
 
     def args(self, args) -> None:
-        from . import formula as F
+        from mlm_wrap.spec import formula as F
         broke = False
         for k, (name, value) in enumerate(args):
             if name is not None:
@@ -257,7 +257,7 @@ class _Deparser:
 
 def deparse_lines(expr: str, cutoff: int = DEPARSE_CUTOFF) -> list[str]:
     """R's ``deparse()`` of an expression given as R source text: its lines."""
-    from .formula import _parse
+    from mlm_wrap.spec.formula import _parse
     d = _Deparser(cutoff)
     d.node(_parse(expr))
     d.writeline()
@@ -293,7 +293,7 @@ def call_arg(m: Any, name: str) -> str | None:
 def model_call(m: "LmerMod") -> str:
     """The R call that fits the model, as lme4 stores it (``m@call``): ``lmer(formula =,
     data =, REML = FALSE)`` or ``glmer(formula =, data =, family =, weights =, nAGQ =)``."""
-    from .formula import _deparse_name
+    from mlm_wrap.spec.formula import _deparse_name
     args = [f"formula = {m.design.parsed.deparse()}"]
     if m.data_name:
         args.append(f"data = {_deparse_name(m.data_name)}")
@@ -570,7 +570,7 @@ def prt_call(formula: str, data_name: str | None, weights: str | None = None,
     ``weights`` / ``offset`` are the R expressions of glmer's arguments (an
     ``offset()`` term of the formula is not one).
     """
-    from .formula import _deparse_name
+    from mlm_wrap.spec.formula import _deparse_name
     out = cat_fill("Formula:", deparse_lines(formula))
     if data_name:
         out += cat_fill("   Data:", _deparse_name(data_name))

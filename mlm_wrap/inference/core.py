@@ -18,7 +18,7 @@ what they mean in R:
   lme4's parametric bootstrap (``use.u = FALSE``) with ``boot``'s percentile
   intervals.  Each refit starts at the fit's theta (as lme4's ``refit``) with a small
   quasi-Newton run seeded with the fit's curvature, and falls back to the fit's own
-  polish (:func:`mlm_wrap.fit._polish`) whenever lme4's gradient check is not passed:
+  polish (:func:`mlm_wrap.engines.mixedlm._polish`) whenever lme4's gradient check is not passed:
   the same optimum, 5-9 times faster than the polish alone.
 * :func:`satterthwaite` is lmerTest's ``contest1D`` (Kuznetsova et al. 2017): the
   Hessian of the deviance in ``(theta, sigma)`` and the Jacobian of ``vcov(beta)``,
@@ -27,7 +27,7 @@ what they mean in R:
   ``ddf = "Kenward-Roger"`` calls).  Like pbkrtest it needs the dense ``n x n``
   inverse of the marginal covariance (refused above :data:`KR_MAX_N` rows).
 
-The functions take a fitted :class:`~mlm_wrap.results.LmerMod`; the public API
+The functions take a fitted :class:`~mlm_wrap.models.lmer.LmerMod`; the public API
 delegates to them (``confint(m, method=...)``, ``summary(m, ddf=...)``, ``anova``).
 """
 from __future__ import annotations
@@ -44,13 +44,13 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import minimize
 
-from .errors import ConvergenceWarning, ModelError, MixedModelMessage
-from .fit import FitInfo, _gradient, _polish, fit_theta
-from .plan import make_plan
-from .profiled import LmmProblem, ReBlock, split_theta
+from mlm_wrap.errors import ConvergenceWarning, ModelError, MixedModelMessage
+from mlm_wrap.engines.mixedlm import FitInfo, _gradient, _polish, fit_theta
+from mlm_wrap.spec.plan import make_plan
+from mlm_wrap.engines.lmm import LmmProblem, ReBlock, split_theta
 
 if TYPE_CHECKING:  # pragma: no cover  (results.py may import this module lazily)
-    from .results import LmerMod
+    from mlm_wrap.models.lmer import LmerMod
 
 LOG2PI = math.log(2.0 * math.pi)
 DBL_EPS = float(np.finfo(float).eps)
@@ -78,7 +78,7 @@ def varpar_names(m: LmerMod) -> list[str]:
 
 def _pct_labels(level: float) -> list[str]:
     """R's ``format.perc(c(a, 1 - a), 3)``: ``"2.5 %"``, ``"97.5 %"``."""
-    from .rformat import format_num
+    from mlm_wrap.rformat import format_num
     a = (1.0 - level) / 2.0
     return [s.strip() + " %" for s in format_num([100 * a, 100 * (1 - a)], digits=3, trim=True,
                                                  scientific=False)]
@@ -155,9 +155,9 @@ def _diag_mask(blocks: list[ReBlock]) -> np.ndarray:
 def refit_ml(m: LmerMod) -> LmerMod:
     """lme4's ``refitML``: the same model fitted by ML, warm-started at the REML theta.
 
-    Falls back to a full :func:`mlm_wrap.fit.fit_theta` when the warm start stops
+    Falls back to a full :func:`mlm_wrap.engines.mixedlm.fit_theta` when the warm start stops
     short of an optimum (gradient check)."""
-    from .results import LmerMod
+    from mlm_wrap.models.lmer import LmerMod
     if not m.REML:
         return m
     t0 = time.perf_counter()
@@ -222,7 +222,7 @@ def _refit_theta(problem: LmmProblem, theta0: np.ndarray, REML: bool,
 def refit(m: LmerMod, newresp, _H0: np.ndarray | None = None) -> LmerMod:
     """lme4's ``refit(m, newresp)``: the same model and criterion for a new response,
     the optimiser started at ``m.theta`` (as lme4 does)."""
-    from .results import LmerMod
+    from mlm_wrap.models.lmer import LmerMod
     y = np.asarray(newresp, float).ravel()
     if y.shape != m.design.y.shape:
         raise ModelError(f"newresp has {y.size} values; the model was fitted to {m.design.n} "
@@ -251,7 +251,7 @@ class AnovaTable(pd.DataFrame):
 
     def format(self, digits: int = 5, signif_stars: bool = True) -> str:
         """R's ``print(anova(...), digits=)`` as text (``digits`` default: R's 7 - 2)."""
-        from .rformat import format_coefmat
+        from mlm_wrap.rformat import format_coefmat
         heading = list(getattr(self, "heading", None) or [])
         cols = list(self.columns)
         x = self.to_numpy(dtype=float)
@@ -300,7 +300,7 @@ def anova(*models: LmerMod, refit: bool = True, model_names: Sequence[str] | Non
     Models are named ``m1, m2, ...`` in argument order (R uses the variable names,
     which Python cannot see), or by keyword: ``anova(small=m1, big=m2)``, or by
     ``model_names``.  REML fits are refitted by ML unless ``refit=False``."""
-    from .results import LmerMod
+    from mlm_wrap.models.lmer import LmerMod
     mods = list(models) + list(named_models.values())
     if len(mods) < 2:
         raise NotImplementedError("anova() of a single model (lme4's F table of the fixed "

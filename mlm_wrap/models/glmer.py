@@ -15,11 +15,11 @@ lme4 1.1-31's recipe (``glmer``, ``mkGlmerDevfun``, ``optimizeGlmer``), step by 
    (``deriv12``): the convergence checks, and ``vcov`` (``use.hessian = TRUE``).
 
 The deviance functions are lme4's own, PIRLS stopping rule included (see
-:mod:`mlm_wrap.pirls`): lme4's optimum, logLik and Hessian depend on it.  Only the
+:mod:`mlm_wrap.engines.pirls`): lme4's optimum, logLik and Hessian depend on it.  Only the
 optimiser differs: lme4 uses bobyqa then Nelder-Mead; here a modified Newton method on
 the same ``deriv12`` derivatives (fewer evaluations, and it ends at a tighter optimum).
 
-The results object :class:`GlmerMod` subclasses :class:`~mlm_wrap.results.LmerMod`,
+The results object :class:`GlmerMod` subclasses :class:`~mlm_wrap.models.lmer.LmerMod`,
 so ``ranef``, ``coef``, ``se_ranef``, ``ngrps``, ``isSingular``, ... are the same code.
 """
 from __future__ import annotations
@@ -35,16 +35,16 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import minimize
 
-from .design import Design, _to_pandas, _unknown_column, build_design, new_fixed_matrix, \
+from mlm_wrap.spec.design import Design, _to_pandas, _unknown_column, build_design, new_fixed_matrix, \
     to_python_expr
-from .errors import (ConvergenceWarning, DataError, MixedModelMessage, ModelError,
+from mlm_wrap.errors import (ConvergenceWarning, DataError, MixedModelMessage, ModelError,
                      SingularFitWarning, UnknownColumnError)
-from .formula import (ParsedFormula, _all_vars, _Binary, _Call, _Name, _Unary, _deparse, _parse,
+from mlm_wrap.spec.formula import (ParsedFormula, _all_vars, _Binary, _Call, _Name, _Unary, _deparse, _parse,
                       parse_formula)
-from .blas import single_threaded_blas
-from .pirls import Family, GlmmProblem, PirlsError, PirlsState, deriv12, ghrule
-from .profiled import ReBlock, Solution, theta_start
-from .results import LmerMod, LogLik, VarCorr, VarCorrTerm, make_unique
+from mlm_wrap.engines.blas import single_threaded_blas
+from mlm_wrap.engines.pirls import Family, GlmmProblem, PirlsError, PirlsState, deriv12, ghrule
+from mlm_wrap.engines.lmm import ReBlock, Solution, theta_start
+from mlm_wrap.models.lmer import LmerMod, LogLik, VarCorr, VarCorrTerm, make_unique
 
 _YCOL = "mlmwrap_glmer_response_"  # internal response column of the copy given to build_design
 SINGULAR_MSG = "boundary (singular) fit: see help('isSingular')"
@@ -53,7 +53,7 @@ SINGULAR_MSG = "boundary (singular) fit: see help('isSingular')"
 # ------------------------------------------------------------------------------ family
 def as_family(family) -> Family:
     """``"binomial"``, ``"poisson"``, ``'binomial(link = "probit")'`` or a statsmodels
-    family instance -> :class:`~mlm_wrap.pirls.Family`."""
+    family instance -> :class:`~mlm_wrap.engines.pirls.Family`."""
     from statsmodels.genmod import families as smf
     if isinstance(family, Family):
         return family
@@ -189,7 +189,7 @@ def glm_response(text: str, data: pd.DataFrame, family: Family, prior: np.ndarra
             y = col.astype("float64").to_numpy()  # pandas boolean NA -> NaN
             kind = "numeric"
         else:
-            from .design import _as_factor
+            from mlm_wrap.spec.design import _as_factor
             fac = _as_factor(col)
             levels = list(fac.categories)
             codes = np.asarray(fac.codes)
@@ -608,7 +608,7 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
                       stacklevel=2)
         if weights is not None or offset is not None:
             raise NotImplementedError("lmer() takes no weights or offset yet")
-        from .api import lmer
+        from mlm_wrap.api import lmer
         return lmer(formula, data, data_name=data_name)
     fam = as_family(family)
     if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or not 0 <= nAGQ <= 25:
@@ -883,7 +883,7 @@ class GlmerMod(LmerMod):
     def __str__(self) -> str:
         """``print(m)``: lme4's ``print.merMod`` for a ``glmerMod`` (title, family, call,
         AIC/BIC/logLik/deviance/df.resid, random-effect SDs, fixed effects)."""
-        from .printing import format_model
+        from mlm_wrap.output.printing import format_model
         return format_model(self)
 
     def __repr__(self) -> str:

@@ -22,7 +22,7 @@ percent.  :meth:`GlmmProblem.pirls` therefore follows ``pwrssUpdate`` step for s
 default (same start, same stopping rule): checked against lme4's own ``devfun`` to 1e-8.
 
 The penalised least-squares solves use the same blocking of the Cholesky factor as
-:mod:`mlm_wrap.profiled` (first term block-diagonal, the rest dense), rebuilt from the
+:mod:`mlm_wrap.engines.lmm` (first term block-diagonal, the rest dense), rebuilt from the
 working weights at every PIRLS iteration; ``Z`` products go through level codes.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy import special
 
-from .profiled import ReBlock, rest_lambda_t, split_theta, theta_lower
+from mlm_wrap.engines.lmm import ReBlock, rest_lambda_t, split_theta, theta_lower
 
 EPS = float(np.finfo(float).eps)
 SQRT2PI = float(np.sqrt(2.0 * np.pi))
