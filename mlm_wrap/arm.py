@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
-from mlm_wrap.output.printing import RList, RSeries, deparse_lines, is_glmm, model_call, named_vector_text, vc_rows
+from mlm_wrap.rformat.objects import RList, RSeries
+from mlm_wrap.output.deparse import deparse_lines, model_call
+from mlm_wrap.models.base import is_glmm
+from mlm_wrap.rformat.layout import named_vector_text
+from mlm_wrap.output.varcorr import vc_rows
 from mlm_wrap.rformat import format1, format_num, print_matrix, r_round
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,7 +1,10 @@
 """Exceptions and warnings that name the problem in the user's terms."""
 from __future__ import annotations
 
-from mlm_wrap.spec.formula import FormulaError  # noqa: F401  (re-exported: syntax errors in lme4 formulas)
+
+
+class FormulaError(ValueError):
+    """A model formula could not be parsed or is not a valid lme4 formula."""
 
 
 class DataError(ValueError):

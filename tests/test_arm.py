@@ -17,7 +17,7 @@ import pytest
 import mlm_wrap as mw
 from conftest import load_case
 from mlm_wrap.arm import display_text, extract_dic, refit_ml_deviance
-from mlm_wrap.output.printing import RList
+from mlm_wrap.rformat.objects import RList
 from test_summary import CASES, fit_named, printout_mismatches
 
 

@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 
 import mlm_wrap as mw
-from mlm_wrap.output.printing import (RFrame, RList, RSeries, cat_fill, deparse_lines, format_frame,
-                               format_list, format_vector, named_vector_text, r_quantile)
+from mlm_wrap.rformat.objects import RFrame, RList, RSeries
+from mlm_wrap.rformat.layout import cat_fill, format_frame, format_list, format_vector, named_vector_text
+from mlm_wrap.output.deparse import deparse_lines
+from mlm_wrap.output.summary import r_quantile
 from test_summary import (CASES, R_SHORT, fit_named, printout_mismatches, with_known)
 
 # ------------------------------------------------------------------ VarCorr and print(m)
@@ -247,7 +249,7 @@ def test_deparse_breaks_lines_as_r():
 
 def test_formula_line_of_a_long_formula():
     # cat("Formula:", deparse(FORMULA), fill = TRUE)  -- lme4's .prt.call
-    from mlm_wrap.output.printing import prt_call
+    from mlm_wrap.output.summary import prt_call
     assert prt_call(LONG, None) == (
         "Formula: \n"
         "y ~ a_long_variable_name + another_long_variable_name * third_variable_name +  \n"

@@ -29,8 +29,8 @@ from scipy import stats
 import mlm_wrap as mw
 from conftest import load_case, load_data
 from mlm_wrap.arm import display_text
-from mlm_wrap.output.printing import (format_model, prt_call, prt_family, prt_meth_title, strwrap,
-                               summary_html)
+from mlm_wrap.output.summary import format_model, prt_call, prt_family, prt_meth_title, summary_html
+from mlm_wrap.rformat.layout import strwrap
 from mlm_wrap.models.summary import Summary
 from test_glmm import CASES, TOL
 from test_summary import printout_mismatches, r_data_name

@@ -883,7 +883,7 @@ class GlmerMod(LmerMod):
     def __str__(self) -> str:
         """``print(m)``: lme4's ``print.merMod`` for a ``glmerMod`` (title, family, call,
         AIC/BIC/logLik/deviance/df.resid, random-effect SDs, fixed effects)."""
-        from mlm_wrap.output.printing import format_model
+        from mlm_wrap.output.summary import format_model
         return format_model(self)
 
     def __repr__(self) -> str:

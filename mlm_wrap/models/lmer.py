@@ -17,7 +17,8 @@ from mlm_wrap.spec.design import Design, new_fixed_matrix, new_term_rows
 from mlm_wrap.errors import DataError, ModelError
 from mlm_wrap.engines.mixedlm import FitInfo
 from mlm_wrap.spec.plan import Plan
-from mlm_wrap.output.printing import COEF_FOOTER, RFrame, RList, RSeries, ranef_footer
+from mlm_wrap.models.base import COEF_FOOTER, ranef_footer
+from mlm_wrap.rformat.objects import RFrame, RList, RSeries
 from mlm_wrap.engines.lmm import LmmProblem, Solution, split_theta
 
 
@@ -113,14 +114,14 @@ class VarCorr:
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
     def __str__(self) -> str:
-        from mlm_wrap.output.printing import format_varcorr
+        from mlm_wrap.output.varcorr import format_varcorr
         return format_varcorr(self)
 
     def __repr__(self) -> str:
         return self.__str__()
 
     def _repr_html_(self) -> str:
-        from mlm_wrap.output.printing import varcorr_html
+        from mlm_wrap.output.varcorr import varcorr_html
         return varcorr_html(self)
 
 
@@ -358,7 +359,7 @@ class LmerMod:
         return Summary(self, ddf=ddf)
 
     def __str__(self) -> str:
-        from mlm_wrap.output.printing import format_model
+        from mlm_wrap.output.summary import format_model
         return format_model(self)
 
     def __repr__(self) -> str:

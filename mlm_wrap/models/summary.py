@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
-from mlm_wrap.output.printing import RFrame, _chomp, call_arg, format_summary, is_glmm, summary_html
+from mlm_wrap.rformat.objects import RFrame
+from mlm_wrap.rformat.html import _chomp
+from mlm_wrap.models.base import call_arg, is_glmm
+from mlm_wrap.output.summary import format_summary, summary_html
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlm_wrap.models.lmer import LmerMod

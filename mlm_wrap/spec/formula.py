@@ -27,6 +27,10 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Optional, TypeVar, Union
 
+from mlm_wrap.errors import FormulaError
+from mlm_wrap.rformat.names import _RESERVED
+from mlm_wrap.rformat.names import deparse_name as _deparse_name
+
 __all__ = [
     "FormulaError",
     "RandomTerm",
@@ -38,10 +42,6 @@ __all__ = [
     "expand_slash",
     "deparse_formula",
 ]
-
-
-class FormulaError(ValueError):
-    """A model formula could not be parsed or is not a valid lme4 formula."""
 
 
 # ---------------------------------------------------------------------------
@@ -142,11 +142,6 @@ _BINARY: dict[str, tuple[int, bool]] = {
 _TIGHT_OPS = {"/", "^", ":", "%%", "%/%", "$", "@", "::", ":::"}
 _BAR_OPS = ("|", "||")
 
-_RESERVED = {
-    "if", "else", "repeat", "while", "function", "for", "next", "break", "in",
-    "TRUE", "FALSE", "NULL", "Inf", "NaN", "NA", "NA_integer_", "NA_real_",
-    "NA_character_", "NA_complex_",
-}
 _CONSTANTS = _RESERVED - {"if", "else", "repeat", "while", "function", "for",
                           "next", "break", "in"}
 _KEYWORDS = _RESERVED - _CONSTANTS
@@ -710,24 +705,6 @@ def _parse(text: str) -> Node:
 # ---------------------------------------------------------------------------
 # Deparser (R's deparse rules)
 # ---------------------------------------------------------------------------
-
-
-def _is_syntactic(name: str) -> bool:
-    """R's rule for names that need no backquotes."""
-    if not name or name in _RESERVED:
-        return False
-    c = name[0]
-    if not (c.isalpha() or c == "."):
-        return False
-    if c == "." and len(name) > 1 and name[1].isdigit():
-        return False
-    return all(ch.isalnum() or ch in "._" for ch in name)
-
-
-def _deparse_name(name: str) -> str:
-    if _is_syntactic(name):
-        return name
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 def _node_prec(node: Node) -> Optional[tuple[int, bool, int]]:

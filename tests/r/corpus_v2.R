@@ -1,0 +1,1 @@
+corpus_v2 <- function(skip = character()) invisible(NULL)
