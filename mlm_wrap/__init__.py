@@ -3,17 +3,51 @@
     import mlm_wrap as mw
     m = mw.lmer("Reaction ~ Days + (Days | Subject)", data=df)
     mw.fixef(m); mw.ranef(m)["Subject"]; mw.VarCorr(m); print(mw.summary(m))
+
+The pipeline (ARCHITECTURE.md): ``spec`` (formula, design) -> ``engines`` (fitting) ->
+``models`` (LmerMod, GlmerMod) -> ``inference`` -> ``toolbox`` -> ``output`` (printouts).
 """
-from mlm_wrap.api import (AIC, BIC, REMLcrit, VarCorr, anova, bootMer, coef, confint, deviance, display,
-                  extract_dic, fitted, fixef, isSingular, lmer, logLik, na_action, ngrps, nobs,
-                  predict, ranef, refit, resid, residuals, se_coef, se_fixef, se_ranef, sigma,
-                  simulate, summary, vcov)
-from mlm_wrap.errors import (ConvergenceWarning, DataError, FormulaError, ModelError,
-                     SingularFitWarning, UnknownColumnError)
-from mlm_wrap.spec.formula import parse_formula
+from mlm_wrap import output  # noqa: F401  (registers the printouts of the model objects)
+from mlm_wrap.api import (
+                          AIC,
+                          BIC,
+                          REMLcrit,
+                          VarCorr,
+                          coef,
+                          confint,
+                          deviance,
+                          fitted,
+                          fixef,
+                          isSingular,
+                          logLik,
+                          na_action,
+                          ngrps,
+                          nobs,
+                          predict,
+                          ranef,
+                          resid,
+                          residuals,
+                          se_fixef,
+                          se_ranef,
+                          sigma,
+                          summary,
+                          vcov,
+)
+from mlm_wrap.arm import display, extract_dic, se_coef
+from mlm_wrap.errors import (
+                          ConvergenceWarning,
+                          DataError,
+                          FormulaError,
+                          ModelError,
+                          SingularFitWarning,
+                          UnknownColumnError,
+)
+from mlm_wrap.inference.core import anova, bootMer, refit, simulate
 from mlm_wrap.models.glmer import GlmerMod, glmer
-from mlm_wrap.models.lmer import LmerMod
+from mlm_wrap.models.lmer import LmerMod, lmer
 from mlm_wrap.models.summary import Summary
+from mlm_wrap.spec.formula import parse_formula
+from mlm_wrap.spec.plan import set_default_engine
 
 __version__ = "0.1.0"
 
@@ -21,6 +55,6 @@ __all__ = ["lmer", "glmer", "LmerMod", "GlmerMod", "Summary", "parse_formula",
            "fixef", "vcov", "se_fixef", "ranef", "coef", "se_ranef", "se_coef", "VarCorr", "sigma",
            "logLik", "AIC", "BIC", "REMLcrit", "deviance", "nobs", "na_action", "ngrps",
            "isSingular", "fitted", "residuals", "resid", "predict", "confint", "summary",
-           "display", "extract_dic", "anova", "bootMer", "refit", "simulate",
+           "display", "extract_dic", "anova", "bootMer", "refit", "simulate", "set_default_engine",
            "FormulaError", "DataError", "ModelError", "UnknownColumnError",
            "ConvergenceWarning", "SingularFitWarning"]

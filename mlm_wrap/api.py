@@ -1,51 +1,18 @@
-"""``lmer()`` and the R-named free functions; each delegates to the model's method."""
+"""The R-named free functions: ``fixef(m)``, ``summary(m)``, ``confint(m)``, ...
+
+Each delegates to the model's method, or to the inference layer where R's function does
+more than the model object knows (lmerTest's ``summary(m, ddf=)``, profile and bootstrap
+intervals).
+"""
 from __future__ import annotations
 
-import warnings
-
-import numpy as np
 import pandas as pd
 
-from mlm_wrap.engines.blas import single_threaded_blas
-from mlm_wrap.spec.design import build_design
-from mlm_wrap.errors import ConvergenceWarning, MixedModelMessage, SingularFitWarning
-from mlm_wrap.engines.mixedlm import fit_theta, make_problem
-from mlm_wrap.spec.formula import parse_formula
-from mlm_wrap.spec.plan import make_plan
-from mlm_wrap.models.lmer import LmerMod
-
-
-def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None = None,
-         data_name: str | None = None) -> LmerMod:
-    """Fit a linear mixed model from an lme4 formula, as ``lme4::lmer`` does.
-
-    ``REML=False`` fits by maximum likelihood.  ``engine="statsmodels"`` fits with
-    statsmodels MixedLM and checks (and if needed polishes) the optimum against lme4's
-    criterion; ``engine="sparse"`` minimises lme4's profiled criterion directly on
-    sparse matrices; ``"auto"`` (the default, or ``MLM_WRAP_ENGINE``) picks MixedLM for
-    one grouping factor with few groups and the sparse engine otherwise.
-    """
-    if not isinstance(REML, (bool, np.bool_)):
-        raise TypeError(f"REML must be True or False, not {REML!r}")
-    parsed = parse_formula(formula)
-    name = data_name or (getattr(data, "attrs", {}) or {}).get("name")
-    design = build_design(parsed, data, data_name=name)
-    if design.X.shape[1] == 0:
-        REML = False  # lme4: REML with no fixed effects is ML (mkLmerDevfun's REML = p)
-    plan = make_plan(design, REML=REML, engine=engine)
-    with single_threaded_blas():  # small dense blocks: BLAS threads only cost (see blas.py)
-        problem = make_problem(design)
-        info = fit_theta(plan, design, problem)
-        model = LmerMod(design, plan, info, problem, data_name=name)
-    for msg in design.messages:
-        warnings.warn(msg, MixedModelMessage, stacklevel=2)
-    if not info.converged:
-        warnings.warn(f"Model failed to converge with max|grad| = {info.max_grad:.6g} "
-                      "(tol = 0.002)", ConvergenceWarning, stacklevel=2)
-    if model.isSingular():
-        warnings.warn("boundary (singular) fit: see help('isSingular')", SingularFitWarning,
-                      stacklevel=2)
-    return model
+from mlm_wrap.inference.core import confint as _confint
+from mlm_wrap.inference.core import ddf_coefficients
+from mlm_wrap.models.base import is_glmm
+from mlm_wrap.models.summary import LME4_DDF, Summary
+from mlm_wrap.rformat.objects import RFrame
 
 
 def _delegate(name: str, doc: str):
@@ -77,11 +44,19 @@ residuals = _delegate("residuals", "Response residuals.")
 resid = residuals
 predict = _delegate("predict", "Predictions; ``re_form='~0'`` gives population-level ones.")
 na_action = _delegate("na_action", "Labels of the rows dropped for missing values (R's na.action).")
-confint = _delegate("confint", "Confidence intervals: ``method='Wald' | 'profile' | 'boot'``.")
-summary = _delegate("summary", "lme4's summary: printable, with ``.coefficients``.")
 
-# arm's helpers (Gelman & Hill): display(), se.coef(), extractDIC()
-from mlm_wrap.arm import display, extract_dic, se_coef  # noqa: E402
 
-# inference as lme4/lmerTest users do it: anova(), simulate(), refit(), bootMer()
-from mlm_wrap.inference.core import anova, bootMer, refit, simulate  # noqa: E402
+def confint(m, parm=None, level: float = 0.95, method: str = "Wald", **kwargs) -> pd.DataFrame:
+    """Confidence intervals, as lme4's ``confint(m, parm, level, method)``:
+    ``method="Wald" | "profile" | "boot"`` (``nsim=``, ``seed=``, ``progress=`` for boot)."""
+    if str(method).lower() == "wald":
+        return m.confint(parm=parm, level=level, method="Wald", **kwargs)
+    return RFrame(_confint(m, parm, level, method, **kwargs))
+
+
+def summary(m, ddf: str | None = None) -> Summary:
+    """lme4's ``summary(m)``: printable, with ``.coefficients``; ``ddf="Satterthwaite"`` or
+    ``"Kenward-Roger"`` gives lmerTest's table (df and ``Pr(>|t|)``)."""
+    if is_glmm(m) or ddf is None or str(ddf).lower() in LME4_DDF:
+        return Summary(m, ddf=ddf)
+    return Summary(m, ddf=ddf, ddf_table=ddf_coefficients(m, ddf))

@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
-from mlm_wrap.rformat.objects import RList, RSeries
-from mlm_wrap.output.deparse import deparse_lines, model_call
 from mlm_wrap.models.base import is_glmm
-from mlm_wrap.rformat.layout import named_vector_text
+from mlm_wrap.output.deparse import deparse_lines, model_call
 from mlm_wrap.output.varcorr import vc_rows
 from mlm_wrap.rformat import format1, format_num, print_matrix, r_round
+from mlm_wrap.rformat.layout import named_vector_text
+from mlm_wrap.rformat.objects import RList, RSeries
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlm_wrap.models.lmer import LmerMod, VarCorr
+    from mlm_wrap.models.lmer import LmerMod
+    from mlm_wrap.models.varcorr import VarCorr
 
 _ML_DEVIANCE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 

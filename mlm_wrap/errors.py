@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 
-
 class FormulaError(ValueError):
     """A model formula could not be parsed or is not a valid lme4 formula."""
 

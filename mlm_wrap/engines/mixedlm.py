@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import Bounds, minimize
 
+from mlm_wrap.engines.lmm import LmmProblem, ReBlock, theta_start
 from mlm_wrap.spec.design import Design
 from mlm_wrap.spec.plan import Plan
-from mlm_wrap.engines.lmm import LmmProblem, ReBlock, theta_start
 
 
 @dataclass

@@ -44,10 +44,10 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import minimize
 
-from mlm_wrap.errors import ConvergenceWarning, ModelError, MixedModelMessage
-from mlm_wrap.engines.mixedlm import FitInfo, _gradient, _polish, fit_theta
-from mlm_wrap.spec.plan import make_plan
 from mlm_wrap.engines.lmm import LmmProblem, ReBlock, split_theta
+from mlm_wrap.engines.mixedlm import FitInfo, _gradient, _polish, fit_theta
+from mlm_wrap.errors import ConvergenceWarning, MixedModelMessage, ModelError
+from mlm_wrap.spec.plan import make_plan
 
 if TYPE_CHECKING:  # pragma: no cover  (results.py may import this module lazily)
     from mlm_wrap.models.lmer import LmerMod

@@ -1,7 +1,23 @@
-"""What every fitted model shares: its kind (lmer or glmer), the arguments it recorded, R's trailers."""
+"""What every fitted model shares: its kind (lmer or glmer), the arguments it recorded, R's
+trailers, and :func:`render`, the one way from a model object to its printout.
+
+Models sit below the output layer and never import it.  ``render`` is a
+``functools.singledispatch`` function whose implementations live in
+:mod:`mlm_wrap.output.render`, registered when ``mlm_wrap`` is imported; a model's
+``__str__``/``_repr_html_`` call it, as R's ``print()`` dispatches to a method.
+"""
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable
+
+
+@functools.singledispatch
+def render(obj: Any, fmt: str = "text", **options: Any) -> str:
+    """The printout of ``obj`` as R prints it (``fmt="text"``) or as an HTML table
+    (``fmt="html"``); ``options`` are the print method's (``digits=``, ...)."""
+    raise NotImplementedError(f"no printout is registered for {type(obj).__name__} "
+                              "(import mlm_wrap to register the output layer)")
 
 
 def is_glmm(m: Any) -> bool:

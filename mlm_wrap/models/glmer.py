@@ -35,16 +35,46 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import minimize
 
-from mlm_wrap.spec.design import Design, _to_pandas, _unknown_column, build_design, new_fixed_matrix, \
-    to_python_expr
-from mlm_wrap.errors import (ConvergenceWarning, DataError, MixedModelMessage, ModelError,
-                     SingularFitWarning, UnknownColumnError)
-from mlm_wrap.spec.formula import (ParsedFormula, _all_vars, _Binary, _Call, _Name, _Unary, _deparse, _parse,
-                      parse_formula)
 from mlm_wrap.engines.blas import single_threaded_blas
-from mlm_wrap.engines.pirls import Family, GlmmProblem, PirlsError, PirlsState, deriv12, ghrule
 from mlm_wrap.engines.lmm import ReBlock, Solution, theta_start
-from mlm_wrap.models.lmer import LmerMod, LogLik, VarCorr, VarCorrTerm, make_unique
+from mlm_wrap.engines.pirls import (
+    Family,
+    GlmmProblem,
+    PirlsError,
+    PirlsState,
+    deriv12,
+    ghrule,
+)
+from mlm_wrap.errors import (
+    ConvergenceWarning,
+    DataError,
+    MixedModelMessage,
+    ModelError,
+    SingularFitWarning,
+    UnknownColumnError,
+)
+from mlm_wrap.models.lmer import LmerMod, lmer
+from mlm_wrap.models.loglik import LogLik, make_unique
+from mlm_wrap.models.varcorr import VarCorr, VarCorrTerm
+from mlm_wrap.spec.design import (
+    Design,
+    _to_pandas,
+    _unknown_column,
+    build_design,
+    new_fixed_matrix,
+    to_python_expr,
+)
+from mlm_wrap.spec.formula import (
+    ParsedFormula,
+    _all_vars,
+    _Binary,
+    _Call,
+    _deparse,
+    _Name,
+    _parse,
+    _Unary,
+    parse_formula,
+)
 
 _YCOL = "mlmwrap_glmer_response_"  # internal response column of the copy given to build_design
 SINGULAR_MSG = "boundary (singular) fit: see help('isSingular')"
@@ -608,7 +638,6 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
                       stacklevel=2)
         if weights is not None or offset is not None:
             raise NotImplementedError("lmer() takes no weights or offset yet")
-        from mlm_wrap.api import lmer
         return lmer(formula, data, data_name=data_name)
     fam = as_family(family)
     if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or not 0 <= nAGQ <= 25:
@@ -880,11 +909,3 @@ class GlmerMod(LmerMod):
         return [f".sig{i + 1:02d}" for i in range(len(self.theta))]
 
     # -- printing hooks ------------------------------------------------------------------
-    def __str__(self) -> str:
-        """``print(m)``: lme4's ``print.merMod`` for a ``glmerMod`` (title, family, call,
-        AIC/BIC/logLik/deviance/df.resid, random-effect SDs, fixed effects)."""
-        from mlm_wrap.output.summary import format_model
-        return format_model(self)
-
-    def __repr__(self) -> str:
-        return self.__str__()

@@ -2,127 +2,34 @@
 
 Every quantity is computed from lme4's formulas at the optimal theta
 (:mod:`mlm_wrap.engines.lmm`), named and ordered as R names and orders it.  Printing
-lives in :mod:`mlm_wrap.output.printing`.
+lives in :mod:`mlm_wrap.output` (reached through :func:`~mlm_wrap.models.base.render`).
 """
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlm_wrap.spec.design import Design, new_fixed_matrix, new_term_rows
-from mlm_wrap.errors import DataError, ModelError
-from mlm_wrap.engines.mixedlm import FitInfo
-from mlm_wrap.spec.plan import Plan
-from mlm_wrap.models.base import COEF_FOOTER, ranef_footer
-from mlm_wrap.rformat.objects import RFrame, RList, RSeries
+from mlm_wrap.engines.blas import single_threaded_blas
 from mlm_wrap.engines.lmm import LmmProblem, Solution, split_theta
-
-
-def make_unique(names: list[str]) -> list[str]:
-    """R's ``make.unique``: ``Subject, Subject`` -> ``Subject, Subject.1``."""
-    seen: dict[str, int] = {}
-    out = []
-    used = set(names)
-    for nm in names:
-        if nm in seen:
-            k = seen[nm]
-            while True:
-                k += 1
-                cand = f"{nm}.{k}"
-                if cand not in used:
-                    break
-            seen[nm] = k
-            used.add(cand)
-            out.append(cand)
-        else:
-            seen[nm] = 0
-            out.append(nm)
-    return out
-
-
-class LogLik(float):
-    """A log-likelihood with R's attributes: ``df`` (parameters) and ``nobs``."""
-
-    df: int
-    nobs: int
-
-    def __new__(cls, value: float, df: int, nobs: int, REML: bool = False):
-        obj = super().__new__(cls, value)
-        obj.df, obj.nobs, obj.REML = df, nobs, REML
-        return obj
-
-    def __str__(self) -> str:
-        from mlm_wrap.rformat import format1
-        return f"'log Lik.' {format1(float(self), 7)} (df={self.df})"
-
-    __repr__ = __str__
-
-
-@dataclass
-class VarCorrTerm:
-    """One random-effects term's covariance (absolute scale)."""
-
-    group: str  # unique name, as R shows it (Subject, Subject.1, cask:batch)
-    names: list[str]
-    cov: np.ndarray
-
-    @property
-    def stddev(self) -> np.ndarray:
-        return np.sqrt(np.clip(np.diag(self.cov), 0.0, None))
-
-    @property
-    def correlation(self) -> np.ndarray:
-        sd = self.stddev
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = self.cov / np.outer(sd, sd)
-        np.fill_diagonal(c, 1.0)
-        return c
-
-
-class VarCorr:
-    """lme4's ``VarCorr(m)``: the estimated random-effects covariances and sigma."""
-
-    def __init__(self, terms: list[VarCorrTerm], sigma: float | None, use_sc: bool = True):
-        self.terms, self.sigma, self.use_sc = terms, sigma, use_sc
-
-    def __getitem__(self, group: str) -> pd.DataFrame:
-        for t in self.terms:
-            if t.group == group:
-                return pd.DataFrame(t.cov, index=t.names, columns=t.names)
-        raise KeyError(group)
-
-    def keys(self) -> list[str]:
-        return [t.group for t in self.terms]
-
-    def to_frame(self) -> pd.DataFrame:
-        """R's ``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor."""
-        rows = []
-        for t in self.terms:
-            n = len(t.names)
-            sd, cor = t.stddev, t.correlation
-            for i in range(n):
-                rows.append((t.group, t.names[i], None, float(t.cov[i, i]), float(sd[i])))
-            for j in range(n):  # lower triangle, column-major: (i > j)
-                for i in range(j + 1, n):
-                    rows.append((t.group, t.names[j], t.names[i], float(t.cov[i, j]), float(cor[i, j])))
-        if self.use_sc and self.sigma is not None:
-            rows.append(("Residual", None, None, self.sigma ** 2, self.sigma))
-        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
-
-    def __str__(self) -> str:
-        from mlm_wrap.output.varcorr import format_varcorr
-        return format_varcorr(self)
-
-    def __repr__(self) -> str:
-        return self.__str__()
-
-    def _repr_html_(self) -> str:
-        from mlm_wrap.output.varcorr import varcorr_html
-        return varcorr_html(self)
+from mlm_wrap.engines.mixedlm import FitInfo, fit_theta, make_problem
+from mlm_wrap.errors import (
+    ConvergenceWarning,
+    DataError,
+    MixedModelMessage,
+    ModelError,
+    SingularFitWarning,
+)
+from mlm_wrap.models.base import COEF_FOOTER, ranef_footer, render
+from mlm_wrap.models.loglik import LogLik, make_unique
+from mlm_wrap.models.summary import Summary
+from mlm_wrap.models.varcorr import VarCorr, VarCorrTerm
+from mlm_wrap.rformat.objects import RFrame, RList, RSeries
+from mlm_wrap.spec.design import Design, build_design, new_fixed_matrix, new_term_rows
+from mlm_wrap.spec.formula import parse_formula
+from mlm_wrap.spec.plan import Plan, make_plan
 
 
 class LmerMod:
@@ -335,13 +242,13 @@ class LmerMod:
         n = len(self.theta)
         return [f".sig{i + 1:02d}" for i in range(n)] + [".sigma"]
 
-    def confint(self, parm=None, level: float = 0.95, method: str = "Wald", **kw) -> pd.DataFrame:
-        """Confidence intervals as lme4's ``confint``: ``"Wald"`` (fixed effects; NA for the
-        variance parameters), ``"profile"`` (profiled deviance) or ``"boot"`` (parametric
-        bootstrap: ``nsim=``, ``seed=``, ``progress=``)."""
+    def confint(self, parm=None, level: float = 0.95, method: str = "Wald") -> pd.DataFrame:
+        """Wald confidence intervals as lme4's ``confint(m, method = "Wald")``: the fixed
+        effects, NA for the variance parameters.  Profile and bootstrap intervals are
+        :func:`mlm_wrap.confint`'s (``method="profile" | "boot"``)."""
         if method.lower() != "wald":
-            from mlm_wrap.inference.core import confint
-            return RFrame(confint(self, parm, level, method, **kw))
+            raise ValueError(f"m.confint(method={method!r}): the model's own method gives Wald "
+                             f"intervals; use mlm_wrap.confint(m, method={method!r})")
         a = (1 - level) / 2
         cols = [f"{_pct(a)} %", f"{_pct(1 - a)} %"]
         z = stats.norm.ppf(1 - a)
@@ -354,13 +261,12 @@ class LmerMod:
         return out
 
     # -- printing hooks ------------------------------------------------------------------
-    def summary(self, ddf: str | None = None):
-        from mlm_wrap.models.summary import Summary
-        return Summary(self, ddf=ddf)
+    def summary(self) -> Summary:
+        """lme4's ``summary(m)``; lmerTest's (``ddf=``) is :func:`mlm_wrap.summary`'s."""
+        return Summary(self)
 
     def __str__(self) -> str:
-        from mlm_wrap.output.summary import format_model
-        return format_model(self)
+        return render(self)
 
     def __repr__(self) -> str:
         return self.__str__()
@@ -370,3 +276,36 @@ def _pct(p: float) -> str:
     """R's ``format(100 * p, trim = TRUE, scientific = FALSE, digits = 3)``."""
     s = f"{100 * p:.3g}"
     return s
+
+
+def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None = None,
+         data_name: str | None = None) -> LmerMod:
+    """Fit a linear mixed model from an lme4 formula, as ``lme4::lmer`` does.
+
+    ``REML=False`` fits by maximum likelihood.  ``engine="statsmodels"`` fits with
+    statsmodels MixedLM and checks (and if needed polishes) the optimum against lme4's
+    criterion; ``engine="sparse"`` minimises lme4's profiled criterion directly on
+    sparse matrices; ``"auto"`` (the default, or ``MLM_WRAP_ENGINE``) picks MixedLM for
+    one grouping factor with few groups and the sparse engine otherwise.
+    """
+    if not isinstance(REML, (bool, np.bool_)):
+        raise TypeError(f"REML must be True or False, not {REML!r}")
+    parsed = parse_formula(formula)
+    name = data_name or (getattr(data, "attrs", {}) or {}).get("name")
+    design = build_design(parsed, data, data_name=name)
+    if design.X.shape[1] == 0:
+        REML = False  # lme4: REML with no fixed effects is ML (mkLmerDevfun's REML = p)
+    plan = make_plan(design, REML=REML, engine=engine)
+    with single_threaded_blas():  # small dense blocks: BLAS threads only cost (see blas.py)
+        problem = make_problem(design)
+        info = fit_theta(plan, design, problem)
+        model = LmerMod(design, plan, info, problem, data_name=name)
+    for msg in design.messages:
+        warnings.warn(msg, MixedModelMessage, stacklevel=2)
+    if not info.converged:
+        warnings.warn(f"Model failed to converge with max|grad| = {info.max_grad:.6g} "
+                      "(tol = 0.002)", ConvergenceWarning, stacklevel=2)
+    if model.isSingular():
+        warnings.warn("boundary (singular) fit: see help('isSingular')", SingularFitWarning,
+                      stacklevel=2)
+    return model

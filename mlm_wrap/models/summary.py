@@ -1,4 +1,4 @@
-"""``summary(m)``: lme4's ``summary.merMod`` object, as data (printing: mlm_wrap.output.printing).
+"""``summary(m)``: lme4's ``summary.merMod`` object, as data (its printout: :mod:`mlm_wrap.output.summary`).
 
 The fields carry lme4's names (``methTitle``, ``AICtab``, ``coefficients``, ``varcor``,
 ``ngrps``, ``residuals``...), so ``summary(m).coefficients`` reads as
@@ -8,18 +8,14 @@ fits (``lmerMod``: t values) and glmer fits (``glmerMod``: family, z values and
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from mlm_wrap.rformat.objects import RFrame
+from mlm_wrap.models.base import call_arg, is_glmm, render
 from mlm_wrap.rformat.html import _chomp
-from mlm_wrap.models.base import call_arg, is_glmm
-from mlm_wrap.output.summary import format_summary, summary_html
-
-if TYPE_CHECKING:  # pragma: no cover
-    from mlm_wrap.models.lmer import LmerMod
+from mlm_wrap.rformat.objects import RFrame
 
 #: lme4's ``getOption("lme4.summary.cor.max")``: no correlation table above it.
 COR_MAX = 12
@@ -45,12 +41,19 @@ class Summary:
     offset: str | None = None
     useScale = True
 
-    def __init__(self, model: "LmerMod", ddf: str | None = None) -> None:
+    def __init__(self, model: Any, ddf: str | None = None,
+                 ddf_table: pd.DataFrame | None = None) -> None:
+        """``model`` is a fitted LmerMod/GlmerMod.  lmerTest's summary (``ddf`` =
+        ``"Satterthwaite"`` or ``"Kenward-Roger"``) takes its coefficient table, with df and
+        ``Pr(>|t|)``, as ``ddf_table`` (computed by :mod:`mlm_wrap.inference.ddf`)."""
         if is_glmm(model):
             self._init_glmm(model, ddf)
             return
         m = model
         lmertest = not (ddf is None or str(ddf).lower() in ("none", "lme4"))
+        if lmertest and ddf_table is None:
+            raise ValueError(f"summary(m, ddf={ddf!r}) needs the denominator-df table: "
+                             "call mlm_wrap.summary(m, ddf=...)")
         self.ddf = ddf
         self.REML: bool = m.REML
         self.methTitle: str = ("Linear mixed model fit by REML" if m.REML
@@ -73,8 +76,7 @@ class Summary:
             {"Estimate": fe.to_numpy(), "Std. Error": se.to_numpy(),
              "t value": (fe / se).to_numpy()}, index=list(fe.index))
         if lmertest:  # lmerTest's summary: df and Pr(>|t|) columns, its title and class
-            from mlm_wrap.inference.core import ddf_coefficients
-            self.coefficients = RFrame(ddf_coefficients(m, ddf))
+            self.coefficients = RFrame(ddf_table)
             method = "Satterthwaite" if "satterthwaite".startswith(str(ddf).lower()) else "Kenward-Roger"
             self.ddf = method
             self.methTitle = f"{self.methTitle}. t-tests use {method}'s method"
@@ -124,7 +126,7 @@ class Summary:
         self.conv_messages = list(m.optinfo.messages)
 
     @staticmethod
-    def _conv_messages(m: "LmerMod") -> list[str]:
+    def _conv_messages(m: Any) -> list[str]:
         """lme4's ``optinfo$conv$lme4$messages``: singular fit, gradient check."""
         msgs = []
         if m.isSingular():
@@ -137,8 +139,8 @@ class Summary:
     def format(self, digits: int = 4, correlation: bool | None = None, show_resids: bool = True,
                ranef_comp: Sequence[str] = ("Variance", "Std.Dev.")) -> str:
         """``print(summary(m), digits=, correlation=, show.resids=, ranef.comp=)`` as text."""
-        return format_summary(self, digits=digits, correlation=correlation,
-                              show_resids=show_resids, ranef_comp=ranef_comp)
+        return render(self, "text", digits=digits, correlation=correlation,
+                      show_resids=show_resids, ranef_comp=ranef_comp)
 
     def __str__(self) -> str:
         return _chomp(self.format())
@@ -147,4 +149,4 @@ class Summary:
         return self.__str__()
 
     def _repr_html_(self) -> str:
-        return summary_html(self)
+        return render(self, "html")

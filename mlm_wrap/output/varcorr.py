@@ -12,7 +12,7 @@ from mlm_wrap.rformat import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlm_wrap.models.lmer import VarCorr
+    from mlm_wrap.models.varcorr import VarCorr
 from mlm_wrap.rformat.html import _chomp, html_table
 
 # ======================================================================================

@@ -27,10 +27,9 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 
-from mlm_wrap.spec import checks
 from mlm_wrap.errors import DataError, ModelError, UnknownColumnError
+from mlm_wrap.spec import checks
 from mlm_wrap.spec.formula import ParsedFormula, RandomTerm, all_vars
-
 
 # ---------------------------------------------------------------------------- names
 _BRACKET = re.compile(r"\[(?:T\.)?([^\[\]]*)\]")

@@ -28,14 +28,13 @@ would have typed, as a teaching aid.
 """
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from mlm_wrap.spec.design import Design
-
-import os
-import re
 
 ENGINES = ("auto", "statsmodels", "sparse")
 AUTO_MAX_GROUPS = 200
