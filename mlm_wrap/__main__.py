@@ -1,46 +1,7 @@
-"""``python -m mlm_wrap demo``: the faculty-salary walk-through in the terminal."""
-from __future__ import annotations
-
+"""``python -m mlm_wrap``: the ``mlm-wrap`` command line (``fit``, ``demo``)."""
 import sys
 
-
-def demo() -> None:
-    """Fit the teaching module's three models and print what R users look at."""
-    import warnings
-
-    import pandas as pd
-
-    import mlm_wrap as mw
-    from mlm_wrap.datasets import load
-
-    df = load("faculty")
-    pd.set_option("display.width", 100)
-    models = {
-        "m1": "salary ~ experience + (1 | department)",
-        "m2": "salary ~ experience + (0 + experience | department)",
-        "m3": "salary ~ experience + (1 + experience | department)",
-    }
-    for name, f in models.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m = mw.lmer(f, data=df)
-        print(f"== {name} <- lmer({f}, data = faculty)\n")
-        try:
-            print(mw.summary(m))
-        except (ImportError, NotImplementedError):
-            print(mw.fixef(m).to_string(), "\n")
-            print(mw.VarCorr(m).to_frame().to_string(), "\n")
-        print(f"coef({name})$department")
-        print(mw.coef(m)["department"], "\n")
-        print(f"se.ranef({name})$department")
-        print(mw.se_ranef(m)["department"], "\n")
-    m1 = mw.lmer(models["m1"], data=df)
-    est = mw.coef(m1)["department"]["(Intercept)"]
-    se = mw.se_ranef(m1)["department"]["(Intercept)"]
-    print("m1: department intercepts +/- 2 SE")
-    print(pd.DataFrame({"estimate": est, "lower": est - 2 * se, "upper": est + 2 * se}))
-
+from mlm_wrap.cli import main
 
 if __name__ == "__main__":
-    from mlm_wrap.cli import main
     sys.exit(main())

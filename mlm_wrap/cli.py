@@ -13,6 +13,11 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
+
+import mlm_wrap as mw
+from mlm_wrap.demo import demo
+from mlm_wrap.errors import DataError, FormulaError, ModelError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,11 +45,6 @@ def _estimates(m) -> dict:
 
 
 def _fit(args) -> int:
-    import pandas as pd
-
-    import mlm_wrap as mw
-    from mlm_wrap.errors import DataError, FormulaError, ModelError
-
     try:
         df = pd.read_csv(args.data)
     except (OSError, ValueError) as e:
@@ -80,7 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "fit":
         return _fit(args)
     if args.command == "demo":
-        from mlm_wrap.__main__ import demo
         demo()
         return 0
     ap.error("choose a command: fit or demo")
