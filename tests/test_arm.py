@@ -13,13 +13,12 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
-import mlm_wrap as mw
 from conftest import load_case
-from mlm_wrap.arm import display_text, extract_dic, refit_ml_deviance
-from mlm_wrap.rformat.objects import RList
 from test_summary import CASES, fit_named, printout_mismatches
 
+import mlm_wrap as mw
+from mlm_wrap.arm import display_text, extract_dic, refit_ml_deviance
+from mlm_wrap.rformat.objects import RList
 
 
 def printed(fn) -> tuple[str, object]:

@@ -5,7 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlm_wrap.spec.design import build_design, drop_rank_deficient, r_column_name, to_python_expr
+from mlm_wrap.spec.design import (
+    build_design,
+    drop_rank_deficient,
+    r_column_name,
+    to_python_expr,
+)
 from mlm_wrap.spec.formula import parse_formula
 
 

@@ -5,11 +5,10 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import lmer_case_ids, load_case, load_data
 
 import mlm_wrap as mw
-from conftest import lmer_case_ids, load_case, load_data
 from mlm_wrap.engines.mixedlm import _gradient
-
 
 
 def fit(cid, **kw):

@@ -12,15 +12,15 @@ import random
 import pytest
 
 from mlm_wrap.spec.formula import (
-    FormulaError,
     ParsedFormula,
-    RandomTerm,
     expand_double_verts,
     expand_slash,
     find_bars,
     no_bars,
     parse_formula,
 )
+from mlm_wrap.spec.r_parser import FormulaError
+from mlm_wrap.spec.terms import RandomTerm
 
 
 def pairs(terms: list[RandomTerm] | tuple[RandomTerm, ...]) -> list[tuple[str, str]]:

@@ -1,9 +1,11 @@
 """Property tests for the lme4 formula parser (hypothesis, bounded for speed)."""
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mlm_wrap.spec.formula import FormulaError, parse_formula
+from mlm_wrap.spec.formula import parse_formula
+from mlm_wrap.spec.r_parser import FormulaError
 
 names = st.sampled_from(["x", "z", "Days", "age", "x1", "dose.mg", "w_2"])
 fixed_terms = st.one_of(

@@ -12,15 +12,27 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CASES as CORE_CASES
+from conftest import EXTRA, REFS, load_case, load_data
+from rref import GLMM_TOL
+from rref import TOL as _TOL
 
 import mlm_wrap as mw
-from conftest import CASES as CORE_CASES, EXTRA, REFS, load_case, load_data
-from rref import GLMM_TOL, TOL as _TOL
-from mlm_wrap.errors import ConvergenceWarning, DataError, ModelError, SingularFitWarning
-from mlm_wrap.models.glmer import GlmerMod, _Devfun, as_family, conv_messages, split_offsets
-from mlm_wrap.engines.pirls import GlmmProblem, deriv12, ghrule
 from mlm_wrap.engines.lmm import ReBlock
-
+from mlm_wrap.engines.pirls import GlmmProblem, deriv12, ghrule
+from mlm_wrap.errors import (
+    ConvergenceWarning,
+    DataError,
+    ModelError,
+    SingularFitWarning,
+)
+from mlm_wrap.models.glmer import (
+    GlmerMod,
+    _Devfun,
+    as_family,
+    conv_messages,
+    split_offsets,
+)
 
 TOL = dict(_TOL, **GLMM_TOL)
 

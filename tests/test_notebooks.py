@@ -32,10 +32,9 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 pytest.importorskip("matplotlib")
+from conftest import ROOT, load_case  # noqa: E402
 from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
-
-from conftest import ROOT, load_case  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["01-multilevel-models.ipynb", "02-from-r-to-python.ipynb"]

@@ -11,10 +11,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-
-import mlm_wrap as mw
 from conftest import lmer_case_ids, load_case, load_data
 from rref import TOL
+
+import mlm_wrap as mw
 
 _FITS: dict[str, tuple] = {}
 

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlm_wrap.datasets import load
 from mlm_wrap.spec.design import build_design
 from mlm_wrap.spec.formula import parse_formula
 from mlm_wrap.spec.plan import make_plan
-from mlm_wrap.datasets import load
 
 
 def plan_for(formula, df, **kw):

@@ -12,13 +12,19 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from test_summary import CASES, R_SHORT, fit_named, printout_mismatches, with_known
 
 import mlm_wrap as mw
-from mlm_wrap.rformat.objects import RFrame, RList, RSeries
-from mlm_wrap.rformat.layout import cat_fill, format_frame, format_list, format_vector, named_vector_text
 from mlm_wrap.output.deparse import deparse_lines
 from mlm_wrap.output.summary import r_quantile
-from test_summary import (CASES, R_SHORT, fit_named, printout_mismatches, with_known)
+from mlm_wrap.rformat.layout import (
+    cat_fill,
+    format_frame,
+    format_list,
+    format_vector,
+    named_vector_text,
+)
+from mlm_wrap.rformat.objects import RFrame, RList, RSeries
 
 # ------------------------------------------------------------------ VarCorr and print(m)
 

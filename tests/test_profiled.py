@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import mlm_wrap.engines.lmm as P
-from mlm_wrap.spec.design import build_design
 from mlm_wrap.engines.mixedlm import make_problem
+from mlm_wrap.spec.design import build_design
 from mlm_wrap.spec.formula import parse_formula
 
 

@@ -14,10 +14,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-
-import mlm_wrap as mw
 from conftest import lmer_case_ids, load_case, load_data
 from rref import NUM, number_close
+
+import mlm_wrap as mw
 from mlm_wrap.models.summary import Summary
 
 # ----------------------------------------------------------------------------- helpers

@@ -24,16 +24,23 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy import stats
-
-import mlm_wrap as mw
 from conftest import load_case, load_data
-from mlm_wrap.arm import display_text
-from mlm_wrap.output.summary import format_model, prt_call, prt_family, prt_meth_title, summary_html
-from mlm_wrap.rformat.layout import strwrap
-from mlm_wrap.models.summary import Summary
+from scipy import stats
 from test_glmm import CASES, TOL
 from test_summary import printout_mismatches, r_data_name
+
+import mlm_wrap as mw
+from mlm_wrap.arm import display_text
+from mlm_wrap.models.summary import Summary
+from mlm_wrap.output.summary import (
+    format_model,
+    prt_call,
+    prt_family,
+    prt_meth_title,
+    summary_html,
+)
+from mlm_wrap.rformat.layout import strwrap
+
 
 @functools.lru_cache(maxsize=None)
 def fit_named(cid: str, nAGQ: int | None = None):

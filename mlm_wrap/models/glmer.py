@@ -64,17 +64,10 @@ from mlm_wrap.spec.design import (
     new_fixed_matrix,
     to_python_expr,
 )
-from mlm_wrap.spec.formula import (
-    ParsedFormula,
-    _all_vars,
-    _Binary,
-    _Call,
-    _deparse,
-    _Name,
-    _parse,
-    _Unary,
-    parse_formula,
-)
+from mlm_wrap.spec.formula import ParsedFormula, parse_formula
+from mlm_wrap.spec.r_ast import _all_vars, _Binary, _Call, _Name, _Unary
+from mlm_wrap.spec.r_deparse import _deparse
+from mlm_wrap.spec.r_parser import _parse
 
 _YCOL = "mlmwrap_glmer_response_"  # internal response column of the copy given to build_design
 SINGULAR_MSG = "boundary (singular) fit: see help('isSingular')"

@@ -7,6 +7,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlm_wrap.models.lmer import LmerMod
 from mlm_wrap.models.base import call_arg, is_glmm
 from mlm_wrap.rformat.names import deparse_name
+from mlm_wrap.spec.r_ast import (
+    _P_SIGN,
+    _TIGHT_OPS,
+    _Binary,
+    _binary_info,
+    _Call,
+    _Const,
+    _Index,
+    _Name,
+    _Paren,
+    _Unary,
+)
+from mlm_wrap.spec.r_deparse import _deparse, _needs_parens, _node_prec
 
 DEPARSE_CUTOFF = 60  #: ``deparse()``'s ``width.cutoff`` (and ``print()`` of a call)
 
@@ -42,25 +55,24 @@ class _Deparser:
         return broke
 
     def node(self, node: Any) -> None:
-        from mlm_wrap.spec import formula as F
-        if isinstance(node, F._Name):
+        if isinstance(node, _Name):
             self.put(deparse_name(node.name))
-        elif isinstance(node, F._Const):
+        elif isinstance(node, _Const):
             self.put(node.text)
-        elif isinstance(node, F._Paren):
+        elif isinstance(node, _Paren):
             self.put("(")
             self.node(node.inner)
             self.put(")")
-        elif isinstance(node, F._Unary):
-            prec = F._node_prec(node)
-            main = (F._P_SIGN if node.op in "+-" else prec[0], False)
+        elif isinstance(node, _Unary):
+            prec = _node_prec(node)
+            main = (_P_SIGN if node.op in "+-" else prec[0], False)
             self.put(node.op)
             self._operand(main, node.operand, left=False)
-        elif isinstance(node, F._Binary):
-            main = F._binary_info(node.op)
+        elif isinstance(node, _Binary):
+            main = _binary_info(node.op)
             plain = node.op in ("::", ":::", "$", "@")
             self._operand(main, node.left, left=True, plain=plain)
-            if node.op in F._TIGHT_OPS:
+            if node.op in _TIGHT_OPS:
                 self.put(node.op)
                 self._operand(main, node.right, left=False, plain=plain)
             else:
@@ -71,22 +83,21 @@ class _Deparser:
                 self._operand(main, node.right, left=False)
                 if broke:
                     self.indent -= 1
-        elif isinstance(node, F._Call):
+        elif isinstance(node, _Call):
             self.node(node.fn)
             self.put("(")
             self.args(node.args)
             self.put(")")
-        elif isinstance(node, F._Index):
+        elif isinstance(node, _Index):
             self.node(node.obj)
             self.put("[[" if node.double else "[")
             self.args(node.args)
             self.put("]]" if node.double else "]")
         else:  # pragma: no cover
-            self.put(F._deparse(node))
+            self.put(_deparse(node))
 
     def _operand(self, main, child, left: bool, plain: bool = False) -> None:
-        from mlm_wrap.spec import formula as F
-        parens = not plain and F._needs_parens(main, child, left=left)
+        parens = not plain and _needs_parens(main, child, left=left)
         if parens:
             self.put("(")
         self.node(child)
@@ -110,7 +121,7 @@ class _Deparser:
 
 def deparse_lines(expr: str, cutoff: int = DEPARSE_CUTOFF) -> list[str]:
     """R's ``deparse()`` of an expression given as R source text: its lines."""
-    from mlm_wrap.spec.formula import _parse
+    from mlm_wrap.spec.r_parser import _parse
     d = _Deparser(cutoff)
     d.node(_parse(expr))
     d.writeline()

@@ -29,7 +29,8 @@ from formulaic import Formula, model_matrix
 
 from mlm_wrap.errors import DataError, ModelError, UnknownColumnError
 from mlm_wrap.spec import checks
-from mlm_wrap.spec.formula import ParsedFormula, RandomTerm, all_vars
+from mlm_wrap.spec.formula import ParsedFormula, all_vars
+from mlm_wrap.spec.terms import RandomTerm
 
 # ---------------------------------------------------------------------------- names
 _BRACKET = re.compile(r"\[(?:T\.)?([^\[\]]*)\]")
