@@ -129,7 +129,8 @@ def test_cheatsheet_python_column_names_real_objects():
                             problems.append(f"mlm_wrap{path} (in {code!r})")
                             break
                     obj = getattr(obj, part)
-            for name in re.findall(r"(?<![\w.])([A-Za-z_]\w*)\(", code):
+            bare = re.sub(r"\"[^\"]*\"|'[^']*'", "''", code)  # formulas are strings, not calls
+            for name in re.findall(r"(?<![\w.])([A-Za-z_]\w*)\(", bare):
                 if name not in sub and not hasattr(builtins, name):
                     problems.append(f"{name}(...) (in {code!r}): not a function of "
                                     f"{' or '.join(SUBMODULES)} nor a Python builtin")
