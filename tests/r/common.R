@@ -52,15 +52,22 @@ text_of <- function(f) paste(capture.output(f()), collapse = "\n")
 OUT <- NULL
 out_path <- function(...) file.path(OUT, ...)
 
-# Make the data set available to the fits under its name (the R calls say `data = name`,
-# and lme4 / lmerTest / pbkrtest re-evaluate those calls) and write it.
-write_data <- function(df, name) {
-  assign(name, df, envir = globalenv())
-  utils::write.csv(df, out_path("data", paste0(name, ".csv")), row.names = FALSE, na = "")
+# Write the data set and make it available to the fits under its name (the R calls say
+# `data = name`, and lme4 / lmerTest / pbkrtest re-evaluate those calls).  reload = TRUE:
+# the fits see the data as read back from the CSV (numbers rounded to write.csv's 15
+# significant digits, factor levels restored from levels.json), as in the v2 corpus.
+write_data <- function(df, name, reload = FALSE) {
+  csv <- out_path("data", paste0(name, ".csv"))
+  utils::write.csv(df, csv, row.names = FALSE, na = "")
   facs <- names(df)[vapply(df, is.factor, logical(1))]
   lv <- lapply(facs, function(f) arr(levels(df[[f]])))
   names(lv) <- facs
   write_json_file(if (length(lv)) lv else list(), out_path("data", paste0(name, ".levels.json")))
+  if (reload) {
+    df <- utils::read.csv(csv, stringsAsFactors = FALSE)
+    for (f in facs) df[[f]] <- factor(as.character(df[[f]]), levels = lv[[f]])
+  }
+  assign(name, df, envir = globalenv())
   invisible(df)
 }
 

@@ -145,6 +145,8 @@ def main(argv=None) -> int:
     ap.add_argument("--allow-new-keys", action="store_true",
                     help="keys only in the new files are not differences (to compare with an "
                          "older corpus that lacks e.g. the versions field)")
+    ap.add_argument("--max-lines", type=int, default=MAX_LINES_PER_FILE,
+                    help="differences listed per file")
     a = ap.parse_args(argv)
     corpora = [c for c in a.only.split(",") if c]
     skipped = {c for c in a.skip_case.split(",") if c}
@@ -189,10 +191,10 @@ def main(argv=None) -> int:
         if d.items:
             differ.append(f)
             print(f"DIFFERS  {f}: {len(d.items)} difference(s)")
-            for line in d.items[:MAX_LINES_PER_FILE]:
+            for line in d.items[:a.max_lines]:
                 print(f"           {line}")
-            if len(d.items) > MAX_LINES_PER_FILE:
-                print(f"           ... and {len(d.items) - MAX_LINES_PER_FILE} more")
+            if len(d.items) > a.max_lines:
+                print(f"           ... and {len(d.items) - a.max_lines} more")
         else:
             n_tol += 1
     for f in missing:

@@ -55,7 +55,8 @@ SKIP <- split_list(arg_value(args, "--skip"))
 source(file.path(HERE, "common.R"))
 for (cp in CORPORA) source(file.path(HERE, paste0("corpus_", cp, ".R")))
 
-TMP <- tempfile("mlm_wrap_refs_")
+# outside R's session tempdir, which R deletes on exit (--keep must outlive the session)
+TMP <- file.path(dirname(tempdir()), basename(tempfile("mlm_wrap_refs_")))
 dir.create(TMP)
 t_all <- proc.time()[["elapsed"]]
 for (cp in ONLY) {
