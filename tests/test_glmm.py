@@ -18,6 +18,7 @@ from rref import GLMM_TOL
 from rref import TOL as _TOL
 
 import mlm_wrap as mw
+from mlm_wrap.engines.glmm import _Devfun, conv_messages
 from mlm_wrap.engines.lmm import ReBlock
 from mlm_wrap.engines.pirls import GlmmProblem, deriv12, ghrule
 from mlm_wrap.errors import (
@@ -26,13 +27,9 @@ from mlm_wrap.errors import (
     ModelError,
     SingularFitWarning,
 )
-from mlm_wrap.models.glmer import (
-    GlmerMod,
-    _Devfun,
-    as_family,
-    conv_messages,
-    split_offsets,
-)
+from mlm_wrap.models.families import as_family
+from mlm_wrap.models.glmer import GlmerMod
+from mlm_wrap.models.response import split_offsets
 
 TOL = dict(_TOL, **GLMM_TOL)
 
@@ -422,7 +419,7 @@ def test_convergence_checks_in_lme4s_words():
 
 
 def test_convergence_warning_reaches_the_user(binary, monkeypatch):
-    import mlm_wrap.models.glmer as G
+    import mlm_wrap.engines.glmm as G
     real = G.conv_messages
     monkeypatch.setattr(G, "conv_messages", lambda g, *a, **k: real(g + 1.0, *a, **k))
     with pytest.warns(ConvergenceWarning, match="Model failed to converge with max"):
@@ -436,7 +433,7 @@ def test_newton_leaves_theta_zero_when_the_optimum_is_inside():
     """The deviance is even in theta, so theta = 0 is a stationary point even when the
     optimum is elsewhere: the optimiser must leave it (lme4's start, theta = 1, never
     lands there, but stage 1 may end on the boundary)."""
-    import mlm_wrap.models.glmer as G
+    import mlm_wrap.engines.glmm as G
     case, _, m, _ = fit_case("extra:glmm_poisson_offset")
     dev = _Devfun(m._problem, 1, m.optinfo.lp_stage1)
     lower = np.r_[0.0, np.full(len(mw.fixef(m)), -np.inf)]
