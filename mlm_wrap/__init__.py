@@ -42,7 +42,8 @@ from mlm_wrap.errors import (
                           SingularFitWarning,
                           UnknownColumnError,
 )
-from mlm_wrap.inference.core import anova, bootMer, refit, simulate
+from mlm_wrap.inference.anova import anova, refit
+from mlm_wrap.inference.boot import bootMer, simulate
 from mlm_wrap.models.glmer import GlmerMod, glmer
 from mlm_wrap.models.lmer import LmerMod, lmer
 from mlm_wrap.models.summary import Summary
@@ -57,4 +58,4 @@ __all__ = ["lmer", "glmer", "LmerMod", "GlmerMod", "Summary", "parse_formula",
            "isSingular", "fitted", "residuals", "resid", "predict", "confint", "summary",
            "display", "extract_dic", "anova", "bootMer", "refit", "simulate", "set_default_engine",
            "FormulaError", "DataError", "ModelError", "UnknownColumnError",
-           "ConvergenceWarning", "SingularFitWarning"]
+           "ConvergenceWarning", "SingularFitWarning", "MixedModelMessage"]

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mlm_wrap.inference.core import confint as _confint
-from mlm_wrap.inference.core import ddf_coefficients
+from mlm_wrap.inference.ddf import ddf_coefficients
+from mlm_wrap.inference.profile import confint as _confint
 from mlm_wrap.models.base import is_glmm
 from mlm_wrap.models.summary import LME4_DDF, Summary
 from mlm_wrap.rformat.objects import RFrame
 
 
 def _delegate(name: str, doc: str):
+    """``name(m, ...)``, R's spelling of the method call ``m.name(...)``."""
     def f(model, *args, **kwargs):
         return getattr(model, name)(*args, **kwargs)
-    f.__name__ = name
-    f.__doc__ = doc
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"{doc}\n\nThe same as ``m.{name}(...)``."
     return f
 
 
