@@ -8,40 +8,12 @@ The pipeline (ARCHITECTURE.md): ``spec`` (formula, design) -> ``engines`` (fitti
 ``models`` (LmerMod, GlmerMod) -> ``inference`` -> ``toolbox`` -> ``output`` (printouts).
 """
 from mlm_wrap import output  # noqa: F401  (registers the printouts of the model objects)
-from mlm_wrap.api import (
-                          AIC,
-                          BIC,
-                          REMLcrit,
-                          VarCorr,
-                          coef,
-                          confint,
-                          deviance,
-                          fitted,
-                          fixef,
-                          isSingular,
-                          logLik,
-                          na_action,
-                          ngrps,
-                          nobs,
-                          predict,
-                          ranef,
-                          resid,
-                          residuals,
-                          se_fixef,
-                          se_ranef,
-                          sigma,
-                          summary,
-                          vcov,
-)
+from mlm_wrap.api import (AIC, BIC, REMLcrit, VarCorr, coef, confint, deviance, fitted, fixef,
+                          isSingular, logLik, na_action, ngrps, nobs, predict, ranef, resid,
+                          residuals, se_fixef, se_ranef, sigma, summary, vcov)
 from mlm_wrap.arm import display, extract_dic, se_coef
-from mlm_wrap.errors import (
-                          ConvergenceWarning,
-                          DataError,
-                          FormulaError,
-                          ModelError,
-                          SingularFitWarning,
-                          UnknownColumnError,
-)
+from mlm_wrap.errors import (ConvergenceWarning, DataError, FormulaError, MixedModelMessage,
+                             ModelError, SingularFitWarning, UnknownColumnError)
 from mlm_wrap.inference.anova import anova, refit
 from mlm_wrap.inference.boot import bootMer, simulate
 from mlm_wrap.models.glmer import GlmerMod, glmer
