@@ -29,8 +29,10 @@ sys.path.insert(0, str(ROOT))
 RREF = ROOT / "tests" / "r" / "refs" / "core"
 
 import mlm_wrap as mw  # noqa: E402
-from mlm_wrap import inference as inf  # noqa: E402
 from mlm_wrap.engines.mixedlm import _polish  # noqa: E402
+from mlm_wrap.inference.anova import _new_problem  # noqa: E402
+from mlm_wrap.inference.boot import _simulate_matrix, bootMer  # noqa: E402
+from mlm_wrap.inference.profile import confint_profile  # noqa: E402
 
 MODELS = [
     ("sleepstudy slope", "sleepstudy.csv", "Reaction ~ Days + (Days | Subject)"),
@@ -52,8 +54,8 @@ def polish_only(m, nsim: int, seed: int) -> float:
     rng = np.random.default_rng(seed)
     t = time.perf_counter()
     for _ in range(nsim):
-        y = inf._simulate_matrix(m, 1, rng)[:, 0]
-        prob = inf._new_problem(m, y)
+        y = _simulate_matrix(m, 1, rng)[:, 0]
+        prob = _new_problem(m, y)
         _polish(prob, m.theta, m.REML)
     return (time.perf_counter() - t) / nsim
 
@@ -96,10 +98,10 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = mw.lmer(formula, data=df)
-            bb = inf.bootMer(m, nsim=a.nsim, seed=1, progress=False)
+            bb = bootMer(m, nsim=a.nsim, seed=1, progress=False)
             t_pol = polish_only(m, a.polish_nsim, seed=1)
             t = time.perf_counter()
-            inf.confint_profile(m)
+            confint_profile(m)
             t_prof = time.perf_counter() - t
         line = (f"{label:<20} {m.nobs():>5} {bb.seconds_per_refit:>9.4f} {t_pol:>15.4f} "
                 f"{t_pol / bb.seconds_per_refit:>8.1f}x {bb.nfail:>7} {t_prof:>10.2f}")

@@ -14,14 +14,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import rref as PARITY
+from conftest import lmer_case_ids, load_case, load_data
+from rref import TOL
 
 import mlm_wrap as mw
-from conftest import lmer_case_ids, load_case, load_data
-import rref as PARITY
-from rref import TOL
-from mlm_wrap.inference import core as inf
 from mlm_wrap.errors import MixedModelMessage, ModelError
-
+from mlm_wrap.inference.anova import anova, refit, refit_ml
+from mlm_wrap.inference.boot import bootMer, confint_boot, simulate
+from mlm_wrap.inference.ddf import ddf_coefficients, kenward_roger, satterthwaite
+from mlm_wrap.inference.params import _sdcor
+from mlm_wrap.inference.profile import confint, confint_profile
 
 PROFILE_TOL = 1e-2  # parity.py's `prof` check
 _FITS: dict[str, tuple] = {}
@@ -78,7 +81,7 @@ def _anova(case_id: str):
         m.data_name = Path(case["data"]).stem  # R's data object: faculty, sleepstudy
         ms.append(m)
     with pytest.warns(MixedModelMessage, match=r"refitting model\(s\) with ML"):
-        res = inf.anova(*ms)
+        res = anova(*ms)
     return case, ms, res
 
 
@@ -107,12 +110,12 @@ def test_anova_table_and_printout_match_r(cid):
 def test_anova_orders_by_npar_and_takes_names():
     _, ms, _ = _anova("anova_sleepstudy")
     with pytest.warns(MixedModelMessage):
-        res = inf.anova(big=ms[1], small=ms[0])
+        res = anova(big=ms[1], small=ms[0])
     assert list(res.index) == ["small", "big"]  # fewer parameters first, as R orders
     assert res["npar"].tolist() == [4, 6]
     assert "small: Reaction ~ Days + (1 | Subject)" in str(res)
     with pytest.warns(MixedModelMessage):
-        res2 = inf.anova(ms[1], ms[0], model_names=["a", "b"])
+        res2 = anova(ms[1], ms[0], model_names=["a", "b"])
     assert list(res2.index) == ["b", "a"]
 
 
@@ -121,7 +124,7 @@ def test_anova_of_ml_fits_needs_no_refit():
     ms = [_lmer(f, case["data"], REML=False) for f in case["formulas"]]
     with warnings.catch_warnings():
         warnings.simplefilter("error", MixedModelMessage)  # no refit message
-        res = inf.anova(*ms)
+        res = anova(*ms)
     ref = pd.DataFrame(case["table"]["data"], columns=case["table"]["columns"])
     assert np.allclose(res["logLik"], ref["logLik"], rtol=1e-6)
 
@@ -137,13 +140,13 @@ def test_anova_refuses_models_of_different_data():
         m_other_rows = mw.lmer(f, data=df.iloc[::-1])
         m_logy = mw.lmer("log(Reaction) ~ Days + (1 | Subject)", data=df)
     with pytest.raises(ModelError, match="same size of dataset"):
-        inf.anova(m1, m_fewer)
+        anova(m1, m_fewer)
     with pytest.raises(ModelError, match="different rows"):
-        inf.anova(m1, m_other_rows)
+        anova(m1, m_other_rows)
     with pytest.raises(ModelError, match="different responses"):
-        inf.anova(m1, m_logy)
+        anova(m1, m_logy)
     with pytest.raises(NotImplementedError):
-        inf.anova(m1)
+        anova(m1)
 
 
 # ============================================================================== profile
@@ -162,7 +165,7 @@ DEGENERATE = {("extra:orthodont_sex", "sd_(Intercept)|Subject", "2.5 %")}
 def test_profile_intervals_match_r(cid):
     case, _, m = fitted(cid)
     ref = ref_frame(case["confint_profile"])
-    ci = inf.confint_profile(m)
+    ci = confint_profile(m)
     assert list(ci.index) == list(ref.index)  # R's names (oldNames = FALSE) and order
     assert list(ci.columns) == list(ref.columns)
     for name in ref.index:
@@ -176,20 +179,20 @@ def test_profile_intervals_match_r(cid):
 
 def test_profile_boundary_and_parm_selection():
     case, _, m = fitted("extra:orthodont_sex")
-    ci = inf.confint_profile(m, parm=["sd_age|Subject", "cor_age.(Intercept)|Subject"])
+    ci = confint_profile(m, parm=["sd_age|Subject", "cor_age.(Intercept)|Subject"])
     assert list(ci.index) == ["sd_age|Subject", "cor_age.(Intercept)|Subject"]
     assert ci.loc["sd_age|Subject", "2.5 %"] == 0.0  # the profile never reaches the cutoff
     assert ci.loc["cor_age.(Intercept)|Subject"].tolist() == [-1.0, 1.0]
-    beta = inf.confint_profile(fitted("sleepstudy_int")[2], parm="beta_", level=0.9)
+    beta = confint_profile(fitted("sleepstudy_int")[2], parm="beta_", level=0.9)
     assert list(beta.index) == ["(Intercept)", "Days"]
     assert list(beta.columns) == ["5 %", "95 %"]
     with pytest.raises(ModelError, match="no parameter named"):
-        inf.confint_profile(m, parm="sd_Days|Subject")
+        confint_profile(m, parm="sd_Days|Subject")
 
 
 def test_profile_of_a_singular_fit_starts_at_zero():
     _, _, m = fitted("dyestuff2_singular")
-    ci = inf.confint_profile(m, parm="theta_")
+    ci = confint_profile(m, parm="theta_")
     lo, hi = ci.loc["sd_(Intercept)|Batch"]
     assert lo == 0.0 and hi > 0.5 * m.sigma()  # a finite upper limit away from 0
     assert ci.loc["sigma", "2.5 %"] < m.sigma() < ci.loc["sigma", "97.5 %"]
@@ -197,11 +200,11 @@ def test_profile_of_a_singular_fit_starts_at_zero():
 
 def test_confint_dispatch():
     _, _, m = fitted("sleepstudy_int")
-    assert inf.confint(m, method="Wald").equals(m.confint())
-    prof = inf.confint(m, parm="sigma")
+    assert confint(m, method="Wald").equals(m.confint())
+    prof = confint(m, parm="sigma")
     assert list(prof.index) == ["sigma"]
     with pytest.raises(ValueError):
-        inf.confint(m, method="bayes")
+        confint(m, method="bayes")
 
 
 # ======================================================================== Satterthwaite
@@ -209,7 +212,7 @@ def test_confint_dispatch():
 def test_satterthwaite_df_and_p_match_lmertest(cid):
     case, _, m = fitted(cid)
     s = case["satterthwaite"]
-    tab = inf.satterthwaite(m)
+    tab = satterthwaite(m)
     assert list(tab.columns) == ["Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"]
     assert list(tab.index) == list(case["fixef"])
     assert np.max(relerr(tab.loc[s["terms"], "df"], s["df"])) <= TOL["satt_df"]
@@ -222,7 +225,7 @@ def test_satterthwaite_df_and_p_match_lmertest(cid):
 def test_kenward_roger_df_and_p_match_pbkrtest(cid):
     case, _, m = fitted(cid)
     k = case["kenward_roger"]
-    tab = inf.kenward_roger(m)
+    tab = kenward_roger(m)
     assert list(tab.index) == list(case["fixef"])
     assert np.max(relerr(tab.loc[k["terms"], "df"], k["df"])) <= TOL["satt_df"]
     assert np.max(relerr(tab.loc[k["terms"], "Pr(>|t|)"], k["p"])) <= TOL["satt_p"]
@@ -234,26 +237,26 @@ def test_kenward_roger_df_and_p_match_pbkrtest(cid):
 def test_kenward_roger_needs_reml_and_ddf_names():
     _, _, m = fitted("sleepstudy_int_ml")
     with pytest.raises(ModelError, match="only available for REML"):
-        inf.kenward_roger(m)
+        kenward_roger(m)
     _, _, r = fitted("sleepstudy_int")
-    assert inf.ddf_coefficients(r, "Kenward-Roger").equals(inf.kenward_roger(r))
-    assert inf.ddf_coefficients(r, "satt").equals(inf.satterthwaite(r))  # R's partial match
+    assert ddf_coefficients(r, "Kenward-Roger").equals(kenward_roger(r))
+    assert ddf_coefficients(r, "satt").equals(satterthwaite(r))  # R's partial match
     with pytest.raises(ValueError):
-        inf.ddf_coefficients(r, "Wald")
+        ddf_coefficients(r, "Wald")
 
 
 # ============================================================================ bootstrap
 def test_bootstrap_covers_the_estimates_and_is_reproducible():
     _, _, m = fitted("sleepstudy_slope")  # Reaction ~ Days + (Days | Subject)
-    ci = inf.confint_boot(m, nsim=50, seed=20240601, progress=False)
-    prof = inf.confint_profile(m)
+    ci = confint_boot(m, nsim=50, seed=20240601, progress=False)
+    prof = confint_profile(m)
     assert list(ci.index) == list(prof.index)  # the same row names as the profile
     assert list(ci.columns) == list(prof.columns)
     # the estimates the intervals are about: the fit's (REML) and the ML ones the profile
     # is centred on (lme4 profiles the ML deviance)
-    ml = inf.refit_ml(m)
+    ml = refit_ml(m)
     for fit in (m, ml):
-        est = inf._sdcor(fit._problem.blocks, fit.theta, fit.sigma()).tolist() + fit.fixef().tolist()
+        est = _sdcor(fit._problem.blocks, fit.theta, fit.sigma()).tolist() + fit.fixef().tolist()
         assert np.all(ci.iloc[:, 0].to_numpy() < est) and np.all(est < ci.iloc[:, 1].to_numpy())
         assert np.all(prof.iloc[:, 0].to_numpy() < est) and np.all(est < prof.iloc[:, 1].to_numpy())
     # and, on the sd scale, the intervals overlap the profile intervals broadly
@@ -261,31 +264,31 @@ def test_bootstrap_covers_the_estimates_and_is_reproducible():
     assert np.all(overlap > 0.5 * (prof.iloc[:, 1] - prof.iloc[:, 0]))
     assert ci.attrs["boot"].nfail == 0
     with pytest.warns(UserWarning, match="extreme order statistics"):  # as boot warns
-        a = inf.confint_boot(m, nsim=6, seed=7, progress=False)
-        b = inf.confint_boot(m, nsim=6, seed=7, progress=False)
-        c = inf.confint_boot(m, nsim=6, seed=8, progress=False)
+        a = confint_boot(m, nsim=6, seed=7, progress=False)
+        b = confint_boot(m, nsim=6, seed=7, progress=False)
+        c = confint_boot(m, nsim=6, seed=8, progress=False)
     pd.testing.assert_frame_equal(a, b)
     assert not np.allclose(a.to_numpy(), c.to_numpy())
 
 
 def test_bootmer_progress_on_stderr(capsys):
     _, _, m = fitted("dyestuff")
-    bb = inf.bootMer(m, nsim=3, seed=1, progress=True)
+    bb = bootMer(m, nsim=3, seed=1, progress=True)
     assert "bootstrap: 3/3" in capsys.readouterr().err
-    inf.bootMer(m, nsim=2, seed=1, progress=False)
+    bootMer(m, nsim=2, seed=1, progress=False)
     assert capsys.readouterr().err == ""
     assert bb.t.shape == (3, 3) and list(bb.t.columns) == ["sd_(Intercept)|Batch", "sigma", "(Intercept)"]
-    custom = inf.bootMer(m, nsim=2, seed=1, FUN=lambda x: x.fixef(), progress=False)
+    custom = bootMer(m, nsim=2, seed=1, FUN=lambda x: x.fixef(), progress=False)
     assert list(custom.t.columns) == ["(Intercept)"]
     assert np.allclose(custom.t["(Intercept)"], bb.t["(Intercept)"][:2])  # same seed, same draws
 
 
 def test_simulate_moments_and_seed():
     _, _, m = fitted("sleepstudy_slope")
-    sims = inf.simulate(m, nsim=4000, seed=3)
+    sims = simulate(m, nsim=4000, seed=3)
     assert sims.shape == (m.nobs(), 4000)
     assert list(sims.columns[:2]) == ["sim_1", "sim_2"] and sims.index.equals(m.design.index)
-    pd.testing.assert_frame_equal(inf.simulate(m, 2, seed=11), inf.simulate(m, 2, seed=11))
+    pd.testing.assert_frame_equal(simulate(m, 2, seed=11), simulate(m, 2, seed=11))
     # use.u = FALSE: mean X beta, covariance Z Sigma_b Z' + sigma^2 I
     mu = m.design.X @ m.fixef().to_numpy()
     Y = sims.to_numpy()
@@ -303,14 +306,14 @@ def test_simulate_moments_and_seed():
 
 def test_refit_matches_a_fresh_fit():
     case, df, m = fitted("sleepstudy_slope")
-    same = inf.refit(m, m.design.y)
+    same = refit(m, m.design.y)
     assert np.allclose(same.theta, m.theta, atol=1e-5)
-    y = inf.simulate(m, 1, seed=5)["sim_1"]
-    r = inf.refit(m, y)
+    y = simulate(m, 1, seed=5)["sim_1"]
+    r = refit(m, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fresh = mw.lmer(case["formula"], data=df.assign(Reaction=y.to_numpy()))
     assert abs(float(r.logLik()) - float(fresh.logLik())) < 1e-6
     assert np.allclose(r.fixef(), fresh.fixef(), rtol=1e-5)
     with pytest.raises(ModelError, match="newresp has 3 values"):
-        inf.refit(m, [1.0, 2.0, 3.0])
+        refit(m, [1.0, 2.0, 3.0])

@@ -1,0 +1,95 @@
+"""Small smooth optimisation helpers: a bounded quasi-Newton minimiser, finite-difference Hessians.
+
+They serve the warm-started refits and profile steps of the inference layer (a
+handful of parameters, started near the optimum), but know nothing of models.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _fd_hessian(f, x: np.ndarray, fx: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Forward-difference Hessian (steps into the feasible side), made positive definite."""
+    n = len(x)
+    h = 1e-4 * np.maximum(np.abs(x), 0.1)
+    h = np.where(x + h > hi, -h, h)
+    fi = np.array([f(x + h[i] * np.eye(n)[i]) for i in range(n)])
+    H = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            e = np.zeros(n); e[i] += h[i]; e[j] += h[j]
+            H[i, j] = H[j, i] = (f(x + e) - fi[i] - fi[j] + fx) / (h[i] * h[j])
+    return _make_pd(H)
+
+
+def _make_pd(H: np.ndarray) -> np.ndarray:
+    H = (H + H.T) / 2
+    if not np.all(np.isfinite(H)):
+        return np.eye(len(H))
+    w, V = np.linalg.eigh(H)
+    big = max(np.max(np.abs(w)), 1e-8)
+    w = np.maximum(np.abs(w), 1e-6 * big)
+    return (V * w) @ V.T
+
+
+def _qn_minimize(f, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, H0: np.ndarray | None = None,
+                 maxit: int = 60) -> tuple[np.ndarray, float, np.ndarray, bool]:
+    """A small bounded quasi-Newton (BFGS) minimiser with forward-difference gradients.
+
+    Meant for the few smooth parameters of a profile step, warm-started near the optimum
+    with the curvature of the previous step: a handful of iterations of ``n + 2``
+    evaluations each.  Returns (x, f(x), Hessian approximation, converged)."""
+    n = len(x0)
+    x = np.clip(np.asarray(x0, float), lo, hi)
+    fx = f(x)
+
+    def grad(x, fx):
+        h = 1e-7 * np.maximum(np.abs(x), 0.1)
+        h = np.where(x + h > hi, -h, h)
+        return np.array([(f(x + h[i] * np.eye(n)[i]) - fx) / h[i] for i in range(n)])
+
+    H = H0.copy() if H0 is not None else _fd_hessian(f, x, fx, lo, hi)
+    g = grad(x, fx)
+    for _ in range(maxit):
+        if not np.all(np.isfinite(g)):
+            return x, fx, H, False
+        active = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
+        free = ~active
+        d = np.zeros(n)
+        if free.any():
+            try:
+                d[free] = -np.linalg.solve(H[np.ix_(free, free)], g[free])
+            except np.linalg.LinAlgError:
+                d[free] = -g[free]
+        dec = -float(g @ d)
+        if dec < 2e-10:
+            return x, fx, H, True
+        if dec <= 0:
+            d = np.where(free, -g, 0.0)
+            dec = float(g[free] @ g[free])
+        cap = 2.0 * max(1.0, float(np.linalg.norm(x)))
+        nd = float(np.linalg.norm(d))
+        if nd > cap:
+            d *= cap / nd
+            dec = -float(g @ d)
+        t, ok = 1.0, False
+        for _ in range(30):
+            xn = np.clip(x + t * d, lo, hi)
+            fn = f(xn)
+            if np.isfinite(fn) and fn <= fx - 1e-4 * t * dec:
+                ok = True
+                break
+            t *= 0.5
+        if not ok:
+            return x, fx, H, dec < 1e-6
+        gn = grad(xn, fn)
+        sv, yv = xn - x, gn - g
+        sy = float(sv @ yv)
+        if sy > 1e-12 * float(np.linalg.norm(sv) * np.linalg.norm(yv)):
+            Hs = H @ sv
+            H = H - np.outer(Hs, Hs) / float(sv @ Hs) + np.outer(yv, yv) / sy
+        gain = fx - fn
+        x, fx, g = xn, fn, gn
+        if gain < 1e-11:
+            return x, fx, H, True
+    return x, fx, H, False

@@ -1,0 +1,215 @@
+"""Model comparison and refits: lme4's ``anova``, ``refitML`` and ``refit``.
+
+* :func:`anova` is ``lme4:::anova.merMod`` for several models: REML fits are refitted
+  by ML (warm-started at the REML theta, as ``refitML`` does), models ordered by
+  their number of parameters, likelihood-ratio tests between neighbours; ``str()`` of
+  the result is R's ``print.anova``.
+* :func:`refit` is lme4's ``refit(m, newresp)``.  Each refit starts at the fit's theta
+  (as lme4's ``refit``) with a small quasi-Newton run (seeded, in the bootstrap, with
+  the fit's curvature), and falls back to the fit's own polish
+  (:func:`mlm_wrap.engines.mixedlm._polish`) whenever lme4's gradient check is not
+  passed: the same optimum, 5-9 times faster than the polish alone.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import replace
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mlm_wrap.engines.lmm import LmmProblem
+from mlm_wrap.engines.mixedlm import FitInfo, _gradient, _polish, fit_theta
+from mlm_wrap.engines.optimize import _qn_minimize
+from mlm_wrap.errors import MixedModelMessage, ModelError
+from mlm_wrap.models.lmer import LmerMod
+from mlm_wrap.rformat import format_coefmat
+from mlm_wrap.spec.plan import make_plan
+
+__all__ = ["anova", "AnovaTable", "refit_ml", "refit"]
+
+# ================================================================================ refits
+def refit_ml(m: LmerMod) -> LmerMod:
+    """lme4's ``refitML``: the same model fitted by ML, warm-started at the REML theta.
+
+    Falls back to a full :func:`mlm_wrap.engines.mixedlm.fit_theta` when the warm start stops
+    short of an optimum (gradient check)."""
+    if not m.REML:
+        return m
+    t0 = time.perf_counter()
+    plan = make_plan(m.design, REML=False, engine=m.plan.engine)
+    problem = m._problem
+    theta, crit, max_grad = _refit_theta(problem, m.theta, False)
+    if max_grad < 2e-3:
+        info = FitInfo(engine=plan.engine, criterion=float(crit), theta=np.asarray(theta),
+                       polished=True, max_grad=max_grad, converged=True,
+                       seconds=time.perf_counter() - t0,
+                       messages=["refitted by ML from the REML estimates (lme4's refitML)"])
+    else:
+        info = fit_theta(plan, m.design, problem)
+    return LmerMod(m.design, plan, info, problem, data_name=m.data_name)
+
+
+def _new_problem(m: LmerMod, y: np.ndarray) -> LmmProblem:
+    return LmmProblem(m._problem.X, np.asarray(y, float), m._problem.blocks)
+
+
+def _refit_theta(problem: LmmProblem, theta0: np.ndarray, REML: bool,
+                 H0: np.ndarray | None = None) -> tuple[np.ndarray, float, float]:
+    """Minimise the criterion for a new response from ``theta0``: a quasi-Newton run
+    started with the original fit's curvature (a few dozen solves), then the fit's own
+    polish whenever lme4's gradient check is not passed.  (theta, criterion, max|grad|)."""
+    f = lambda th: problem.objective(th, REML)
+    lo = problem.lower
+    hi = np.full(len(lo), np.inf)
+    theta0 = np.asarray(theta0, float)
+    theta, crit, _, ok = _qn_minimize(f, theta0, lo, hi, H0)
+    at_bound = np.isfinite(lo) & (theta0 <= lo)
+    if at_bound.any():
+        # a zero sd is a stationary point of the criterion (it depends on theta^2): a
+        # quasi-Newton started there stays; also start inside, as bobyqa's first steps do
+        th2, c2, _, ok2 = _qn_minimize(f, np.where(at_bound, 0.5, theta0), lo, hi, None)
+        if c2 < crit:
+            theta, crit, ok = th2, c2, ok2
+    g = _gradient(problem, theta, REML)
+    max_grad = float(np.max(np.abs(g))) if len(g) else 0.0
+    if not ok or max_grad > 1e-3 or not np.isfinite(crit):
+        theta, crit = _polish(problem, theta if np.isfinite(crit) else theta0, REML)
+        g = _gradient(problem, theta, REML)
+        max_grad = float(np.max(np.abs(g))) if len(g) else 0.0
+    else:  # land on the boundary as lme4's bounded optimiser does
+        on = np.isfinite(lo) & (theta < 1e-6) & (theta > 0)
+        if on.any():
+            snapped = np.where(on, 0.0, theta)
+            fs = f(snapped)
+            if fs <= crit + 1e-10:
+                theta, crit = snapped, fs
+    return np.asarray(theta), float(crit), max_grad
+
+
+def refit(m: LmerMod, newresp, _H0: np.ndarray | None = None) -> LmerMod:
+    """lme4's ``refit(m, newresp)``: the same model and criterion for a new response,
+    the optimiser started at ``m.theta`` (as lme4 does)."""
+    y = np.asarray(newresp, float).ravel()
+    if y.shape != m.design.y.shape:
+        raise ModelError(f"newresp has {y.size} values; the model was fitted to {m.design.n} "
+                         "observations")
+    if not np.all(np.isfinite(y)):
+        raise ModelError("newresp has missing or infinite values")
+    t0 = time.perf_counter()
+    problem = _new_problem(m, y)
+    theta, crit, max_grad = _refit_theta(problem, m.theta, m.REML, _H0)
+    info = FitInfo(engine=m.plan.engine, criterion=crit, theta=theta, polished=True,
+                   max_grad=max_grad, converged=max_grad < 2e-3,
+                   seconds=time.perf_counter() - t0, messages=["refit() to a new response"])
+    design = replace(m.design, y=y)
+    return LmerMod(design, m.plan, info, problem, data_name=m.data_name)
+
+
+# ================================================================================= anova
+class AnovaTable(pd.DataFrame):
+    """A model-comparison table; ``str()`` is R's ``print.anova`` with its heading."""
+
+    _metadata = ["heading"]
+
+    @property
+    def _constructor(self):
+        return AnovaTable
+
+    def format(self, digits: int = 5, signif_stars: bool = True) -> str:
+        """R's ``print(anova(...), digits=)`` as text (``digits`` default: R's 7 - 2)."""
+        heading = list(getattr(self, "heading", None) or [])
+        cols = list(self.columns)
+        x = self.to_numpy(dtype=float)
+        cells = np.where(np.isnan(x), None, x).tolist()
+        has_p = cols[-1].startswith(("Pr(", "P("))
+        tst = [i for i, c in enumerate(cols) if c[1:7] == " value" or c in ("F", "Cp", "Chisq")]
+        zap = [i for i in range(len(cols) - 1 if has_p else len(cols))
+               if i not in tst and not cols[i].endswith("Df")]
+        tab = format_coefmat(cells, rownames=[str(i) for i in self.index], colnames=cols,
+                             digits=digits, signif_stars=signif_stars, cs_ind=[], tst_ind=tst,
+                             zap_ind=zap, has_Pvalue=has_p, P_values=has_p, na_print="")
+        text = tab.render()
+        return "\n".join(heading + [text.rstrip("\n")])
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def __repr__(self) -> str:
+        return self.format()
+
+
+def _check_same_data(models: list[LmerMod], names: list[str]) -> None:
+    """R's checks of ``anova.merMod``, and the rows/response checks R leaves to the user."""
+    ref, rname = models[0], names[0]
+    for m, nm in zip(models[1:], names[1:]):
+        if m.nobs() != ref.nobs():
+            raise ModelError(f"models were not all fitted to the same size of dataset: {rname} "
+                             f"has {ref.nobs()} observations, {nm} has {m.nobs()} (missing "
+                             "values in a variable one model uses drop different rows)")
+        if not m.design.index.equals(ref.design.index):
+            raise ModelError(f"models {rname} and {nm} were fitted to different rows of the data; "
+                             "a likelihood-ratio test needs the same observations")
+        if not np.array_equal(m.design.y, ref.design.y):
+            lhs = lambda mm: mm.formula.split("~")[0].strip()
+            raise ModelError(f"models {rname} and {nm} have different responses ({lhs(ref)!r} vs "
+                             f"{lhs(m)!r}); their likelihoods cannot be compared")
+        if m.data_name and ref.data_name and m.data_name != ref.data_name:
+            raise ModelError(f"all models must be fit to the same data object: {rname} was fitted "
+                             f"to {ref.data_name!r}, {nm} to {m.data_name!r}")
+
+
+def anova(*models: LmerMod, refit: bool = True, model_names: Sequence[str] | None = None,
+          **named_models: LmerMod) -> AnovaTable:
+    """lme4's ``anova(m1, m2, ...)``: likelihood-ratio tests between nested fits.
+
+    Models are named ``m1, m2, ...`` in argument order (R uses the variable names,
+    which Python cannot see), or by keyword: ``anova(small=m1, big=m2)``, or by
+    ``model_names``.  REML fits are refitted by ML unless ``refit=False``."""
+    mods = list(models) + list(named_models.values())
+    if len(mods) < 2:
+        raise NotImplementedError("anova() of a single model (lme4's F table of the fixed "
+                                  "effects) is not available; pass two or more models to "
+                                  "compare them")
+    for x in mods:
+        if not isinstance(x, LmerMod):
+            raise TypeError(f"anova() compares fitted models (LmerMod), not {type(x).__name__}")
+    if model_names is not None:
+        names = [str(s) for s in model_names]
+        if len(names) != len(mods):
+            raise ValueError("model names vector and model list have different lengths")
+    else:
+        names = [f"m{i + 1}" for i in range(len(models))] + list(named_models)
+    if len(set(names)) != len(names):
+        raise ValueError(f"model names must be unique, got {names}")
+    _check_same_data(mods, names)
+    reml = [x.REML for x in mods]
+    if refit:
+        if any(reml):
+            warnings.warn("refitting model(s) with ML (instead of REML)", MixedModelMessage,
+                          stacklevel=2)
+        mods = [refit_ml(x) if r else x for x, r in zip(mods, reml)]
+    elif any(reml) and not all(reml):
+        warnings.warn("some models fit with REML = TRUE, some not", UserWarning, stacklevel=2)
+    lls = [x.logLik() for x in mods]
+    npar = [ll.df for ll in lls]
+    order = sorted(range(len(mods)), key=lambda i: npar[i])  # R's order(): stable
+    mods = [mods[i] for i in order]
+    names = [names[i] for i in order]
+    lls = [lls[i] for i in order]
+    npar = np.asarray([npar[i] for i in order], float)
+    llk = np.asarray([float(v) for v in lls])
+    chisq = np.r_[np.nan, 2.0 * np.maximum(0.0, np.diff(llk))]
+    dfc = np.r_[np.nan, np.diff(npar)]
+    with np.errstate(invalid="ignore"):
+        pval = np.where(dfc == 0, np.nan, stats.chi2.sf(chisq, dfc))
+    tab = AnovaTable({"npar": npar, "AIC": [x.AIC() for x in mods], "BIC": [x.BIC() for x in mods],
+                      "logLik": llk, "deviance": -2.0 * llk, "Chisq": chisq, "Df": dfc,
+                      "Pr(>Chisq)": pval}, index=names)
+    data = mods[0].data_name or "data"
+    tab.heading = [f"Data: {data}", "Models:"] + [f"{nm}: {x.design.parsed.deparse()}"
+                                                  for nm, x in zip(names, mods)]
+    return tab
