@@ -13,6 +13,13 @@ tree, REF_ROOT the committed one).  Standard library only.
 * ``*.csv``: same header; cells compared as numbers when both parse as numbers, else exactly.
 * anything else: byte for byte.
 
+A few fields are not reproducible by R itself: the same R script, run twice, gives numbers
+that differ beyond 1e-7 (lme4's optimizers land on slightly different points, depending on the
+process's memory layout: with address-space randomisation off, ``setarch -R``, one process
+always gives the same answer).  Those fields, listed in UNSTABLE with what was observed over
+repeated runs, are compared with the looser tolerance given there (printouts: numbers may
+differ by one unit in their last printed digit), and reported as such.
+
 Every file or field that differs is listed (a few per file), as is every missing or extra
 file; the last line is a summary.  Exit status 1 on any difference, 0 otherwise.
 """
@@ -22,20 +29,54 @@ import argparse
 import csv
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
 VOLATILE = {"r_fit_seconds"}  # wall-clock times: recorded, never compared
 MAX_LINES_PER_FILE = 8
 
+# file -> {top-level field: rtol, or (rtol, atol), or "digits" for printouts; "*": the
+# file's other numeric fields}.  Observed: the largest relative difference between R
+# processes (lme4 1.1-31, R 4.2.2, 10 runs of the whole corpus and the original corpus).
+_GLMM_UNSTABLE = {
+    # parameters, random effects, fitted values: up to 1.2e-5
+    "*": 1e-4,
+    # what comes from lme4's finite-difference Hessian: up to 2.8e-4
+    "se_fixef": 1e-3, "vcov": 1e-3, "coefficients": 1e-3, "confint_wald": 1e-3,
+    # the gradient at the optimum is numerical noise (entries ~1e-3, differences up to 3e-3)
+    "optinfo_derivs": (1e-1, 1e-2),
+    "summary_text": "digits", "display_text": "digits", "varcorr_text": "digits",
+}
+UNSTABLE = {
+    # glmer fits with a flat likelihood surface (crossed binary data with a random slope; an
+    # observation-level random effect plus nesting)
+    "extra/cases/glmm_binary_crossed.json": _GLMM_UNSTABLE,
+    "extra/cases/glmm_grouseticks_olre.json": _GLMM_UNSTABLE,
+    # profile limits of the sample SD: 1.09578918818046 or 1.09578930235763 (rel 1.9e-7)
+    "core/cases/penicillin_crossed.json": {"confint_profile": 1e-6},
+}
+
 
 class Diffs:
-    def __init__(self, rtol: float, atol: float, allow_new_keys: bool):
+    def __init__(self, rtol: float, atol: float, allow_new_keys: bool, loose=None):
         self.rtol, self.atol, self.allow_new_keys = rtol, atol, allow_new_keys
+        self.loose = loose or {}
         self.items: list[str] = []
         self.numbers = 0
         self.max_rel = 0.0
         self.max_rel_at = ""
+        self.loose_used: dict[str, float] = {}  # field -> largest relative difference
+
+    def tol(self, path: str):
+        """(rtol, atol) or "digits" for the top-level field of a JSON path ($.field...)."""
+        field = path[2:].split(".")[0].split("[")[0] if path.startswith("$.") else ""
+        t = self.loose.get(field, self.loose.get("*") if self.loose else None)
+        if t is None or (t == "digits" and field not in self.loose):
+            return field, (self.rtol, self.atol)
+        if isinstance(t, (int, float)):
+            t = (float(t), self.atol)
+        return field, t
 
     def num(self, a: float, b: float, path: str) -> None:
         self.numbers += 1
@@ -45,12 +86,42 @@ class Diffs:
             return
         diff = abs(a - b)
         scale = max(abs(a), abs(b))
-        if diff > self.atol:
-            rel = diff / scale if scale else math.inf
-            if rel > self.max_rel:
-                self.max_rel, self.max_rel_at = rel, path
-        if diff > max(self.atol, self.rtol * scale):
-            self.items.append(f"{path}: {a!r} != {b!r} (abs {diff:.3g}, rel {diff / scale:.3g})")
+        field, (rtol, atol) = self.tol(path)
+        rel = diff / scale if scale else math.inf
+        strict = (rtol, atol) == (self.rtol, self.atol)
+        if strict and diff > self.atol and rel > self.max_rel:   # loose fields: reported apart
+            self.max_rel, self.max_rel_at = rel, path
+        if diff > max(self.atol, self.rtol * scale):      # beyond the strict tolerance
+            if not strict and diff <= max(atol, rtol * scale):
+                self.loose_used[field] = max(self.loose_used.get(field, 0.0), rel)
+                return
+            self.items.append(f"{path}: {a!r} != {b!r} (abs {diff:.3g}, rel {rel:.3g})")
+
+
+NUM_TOKEN = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def last_digit_close(a: str, b: str) -> bool:
+    """Two printed numbers in the same format, at most one unit of the last digit apart."""
+    if not (NUM_TOKEN.match(a) and NUM_TOKEN.match(b)):
+        return False
+    ma, _, ea = a.lower().partition("e")
+    mb, _, eb = b.lower().partition("e")
+    dec = len(ma.split(".")[1]) if "." in ma else 0
+    if ea != eb or dec != (len(mb.split(".")[1]) if "." in mb else 0):
+        return False
+    return abs(float(ma) - float(mb)) <= 1.000001 * 10.0 ** -dec
+
+
+def text_digits_equal(new: str, ref: str) -> bool:
+    nl, rl = new.split("\n"), ref.split("\n")
+    if len(nl) != len(rl):
+        return False
+    for x, y in zip(nl, rl):
+        tx, ty = x.split(), y.split()
+        if len(tx) != len(ty) or any(p != q and not last_digit_close(p, q) for p, q in zip(tx, ty)):
+            return False
+    return True
 
 
 def is_num(x) -> bool:
@@ -83,6 +154,10 @@ def cmp_json(new, ref, path: str, d: Diffs) -> None:
         for i, (a, b) in enumerate(zip(new, ref)):
             cmp_json(a, b, f"{path}[{i}]", d)
     elif type(new) is not type(ref) or new != ref:
+        if isinstance(new, str) and isinstance(ref, str) and d.tol(path)[1] == "digits" \
+                and text_digits_equal(new, ref):
+            d.loose_used[d.tol(path)[0]] = 0.0
+            return
         if isinstance(new, str) and isinstance(ref, str):
             nl, rl = new.split("\n"), ref.split("\n")
             for i, (a, b) in enumerate(zip(nl, rl)):
@@ -165,7 +240,7 @@ def main(argv=None) -> int:
                     skipped_files.add(g)
     ref_files -= skipped_files
 
-    n_same = n_tol = 0
+    n_same = n_tol = n_loose = 0
     n_numbers = 0
     max_rel, max_rel_at = 0.0, ""
     differ, missing, extra = [], sorted(ref_files - new_files), sorted(new_files - ref_files)
@@ -174,7 +249,7 @@ def main(argv=None) -> int:
         if pn.read_bytes() == pr.read_bytes():
             n_same += 1
             continue
-        d = Diffs(a.rtol, a.atol, a.allow_new_keys)
+        d = Diffs(a.rtol, a.atol, a.allow_new_keys, UNSTABLE.get(f))
         try:
             if f.endswith(".json"):
                 cmp_json(json.loads(pn.read_text(encoding="utf-8")),
@@ -188,6 +263,11 @@ def main(argv=None) -> int:
         n_numbers += d.numbers
         if d.max_rel > max_rel:
             max_rel, max_rel_at = d.max_rel, f"{f} {d.max_rel_at}"
+        if d.loose_used:
+            n_loose += 1
+            print(f"UNSTABLE {f}: within the looser tolerance of fields R does not reproduce: "
+                  + ", ".join(f"{k} ({'last printed digit' if d.loose[k if k in d.loose else '*'] == 'digits' else f'rel {v:.2g}'})"
+                              for k, v in sorted(d.loose_used.items())))
         if d.items:
             differ.append(f)
             print(f"DIFFERS  {f}: {len(d.items)} difference(s)")
@@ -209,8 +289,9 @@ def main(argv=None) -> int:
     total = len(ref_files | new_files)
     print(f"compare_refs [{','.join(corpora)}]: {total} files: {n_same} identical, "
           f"{n_tol} equal within rtol {a.rtol:g} / atol {a.atol:g} "
-          f"({n_numbers} numbers compared in them; largest relative difference "
-          f"{max_rel:.3g}{' at ' + max_rel_at if max_rel_at else ''}), "
+          f"({n_numbers} numbers compared in them; largest relative difference of a strictly compared number "
+          f"{max_rel:.3g}{' at ' + max_rel_at if max_rel_at else ''}; "
+          f"{n_loose} of them only within the looser tolerance of UNSTABLE fields), "
           f"{len(differ)} differ, {len(missing)} missing, {len(extra)} extra; "
           f"not compared: {', '.join(sorted(VOLATILE))} -> {'OK' if ok else 'FAILED'}")
     return 0 if ok else 1
