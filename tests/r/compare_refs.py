@@ -38,7 +38,8 @@ MAX_LINES_PER_FILE = 8
 
 # file -> {top-level field: rtol, or (rtol, atol), or "digits" for printouts; "*": the
 # file's other numeric fields}.  Observed: the largest relative difference between R
-# processes (lme4 1.1-31, R 4.2.2, 10 runs of the whole corpus and the original corpus).
+# processes (lme4 1.1-31, R 4.2.2; 10 regenerations of the whole corpus, and the original
+# corpus this one was rebuilt from).
 _GLMM_UNSTABLE = {
     # parameters, random effects, fitted values: up to 1.2e-5
     "*": 1e-4,

@@ -19,6 +19,11 @@
 # the case writer), corpus_core.R, corpus_v2.R, corpus_extra.R (data sets and case specs).
 # Every corpus is written into a fresh directory and then replaces tests/r/refs/<corpus>,
 # so files of removed cases do not linger.
+#
+# Everything is reproduced from R: the data sets come from R packages or from seeded R code
+# (faculty: set.seed(999); nbsim: set.seed(2026); ...).  A few numbers are not reproducible
+# by R itself from one process to the next (two glmer fits with flat likelihoods and one
+# profile interval); compare_refs.py lists them (UNSTABLE) and compares them more loosely.
 
 script_path <- function() {
   a <- grep("^--file=", commandArgs(FALSE), value = TRUE)
@@ -40,8 +45,9 @@ split_list <- function(x) if (is.null(x)) character() else strsplit(x, ",", fixe
 
 args <- commandArgs(TRUE)
 if (any(args %in% c("-h", "--help"))) {
-  cat(sub("^#!.*?\n", "", paste(sub("^# ?", "", grep("^#", readLines(script_path(), n = 22),
-                                                     value = TRUE)), collapse = "\n")), "\n")
+  h <- readLines(script_path(), n = 40)[-1]
+  h <- h[seq_len(which(!grepl("^#", h))[1] - 1)]
+  cat(sub("^# ?", "", h), sep = "\n")
   quit(status = 0)
 }
 CHECK <- "--check" %in% args
