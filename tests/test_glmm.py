@@ -1,7 +1,7 @@
 """glmer() against lme4 1.1-31, and the pieces it is built from.
 
-The expected numbers are R's, read from JSON (the shared corpus's three cbpp cases and
-the glmm_* cases that tests/r/make_glmm_refs.R writes into tests/data/r-extra); never
+The expected numbers are R's, read from JSON (tests/r/refs/core's three cbpp cases and
+the glmm_* cases of tests/r/refs/extra, both written by tests/r/make_refs.R); never
 typed in here.  Tolerances are tests/rref.py's GLMM_TOL.
 """
 from __future__ import annotations

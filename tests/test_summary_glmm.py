@@ -1,7 +1,7 @@
 """glmer printouts against R's: ``summary(m)``, ``print(m)``, ``display(m)``, ``VarCorr(m)``.
 
-Every glmer case of both corpora (the shared corpus's cbpp cases and the glmm_* cases of
-tests/data/r-extra) is fitted once, its data set named as in R's call, and its printouts
+Every glmer case of both corpora (tests/r/refs/core's cbpp cases and the glmm_* cases of
+tests/r/refs/extra) is fitted once, its data set named as in R's call, and its printouts
 are compared with R's text from the JSON (``summary_text``, ``display_text``,
 ``varcorr_text``) line by line, by test_summary's rule: R's width, R's words and blanks,
 R's numbers in R's format within one unit of the last digit (or 5e-4 relative).
