@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import mlm_wrap.engines.lmm as P
+import mlm_wrap.engines.cholesky as P
 from mlm_wrap.engines.mixedlm import make_problem
 from mlm_wrap.spec.design import build_design
 from mlm_wrap.spec.formula import parse_formula
@@ -79,8 +79,8 @@ def test_batched_helpers_match_lapack():
     rng = np.random.default_rng(1)
     M = rng.normal(size=(50, 3, 3))
     A = np.matmul(M, M.transpose(0, 2, 1)) + np.eye(3)
-    L = P._batched_chol(A)
+    L, Linv = P.batched_chol(A)
     assert np.allclose(L, np.linalg.cholesky(A))
-    assert np.allclose(P._batched_tri_inv(L), np.linalg.inv(L))
+    assert np.allclose(Linv, np.linalg.inv(L))
     with pytest.raises(np.linalg.LinAlgError):
-        P._batched_chol(-A)
+        P.batched_chol(-A)

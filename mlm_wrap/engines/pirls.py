@@ -21,9 +21,9 @@ exact Laplace approximation by ~1e-4, and its finite-difference Hessian by a few
 percent.  :meth:`GlmmProblem.pirls` therefore follows ``pwrssUpdate`` step for step by
 default (same start, same stopping rule): checked against lme4's own ``devfun`` to 1e-8.
 
-The penalised least-squares solves use the same blocking of the Cholesky factor as
-:mod:`mlm_wrap.engines.lmm` (first term block-diagonal, the rest dense), rebuilt from the
-working weights at every PIRLS iteration; ``Z`` products go through level codes.
+The penalised least-squares solves use the LMM's blocked Cholesky factor
+(:mod:`mlm_wrap.engines.cholesky`: first term block-diagonal, the rest dense), from ``Z'WZ``
+rebuilt at the working weights at every PIRLS iteration; ``Z`` products go through level codes.
 """
 from __future__ import annotations
 
@@ -33,7 +33,15 @@ import numpy as np
 import scipy.linalg as sla
 from scipy import special
 
-from mlm_wrap.engines.lmm import ReBlock, rest_lambda_t, split_theta, theta_lower
+from mlm_wrap.engines.cholesky import (  # split_theta: importable here too
+    Chol,
+    CrossProducts,
+    ReBlock,
+    ReTerms,
+    factor,
+    level_gram,
+    split_theta,
+)
 
 EPS = float(np.finfo(float).eps)
 SQRT2PI = float(np.sqrt(2.0 * np.pi))
@@ -160,99 +168,6 @@ def _ylogy(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ PIRLS
 @dataclass
-class Chol:
-    """Blocked Cholesky factor of ``A = Lambda'Z'WZ Lambda + I`` (MixedModels.jl's blocking):
-    the first term's block is block-diagonal (``L11``, one ``p1 x p1`` block per level),
-    the other terms form one dense block (``L22``), ``L21`` links them."""
-
-    L11: np.ndarray  # (l1, p1, p1)
-    L11inv: np.ndarray  # (l1, p1, p1)
-    L21: np.ndarray | None  # (q2, q1)
-    L22: np.ndarray | None  # (q2, q2)
-
-    def solve_L(self, r: np.ndarray) -> np.ndarray:
-        """``L^-1 r`` for r of shape (q,) or (q, k)."""
-        l1, p1, _ = self.L11.shape
-        q1 = l1 * p1
-        x1 = np.matmul(self.L11inv, r[:q1].reshape(l1, p1, -1)).reshape(r[:q1].shape)
-        if self.L21 is None:
-            return x1
-        x2 = sla.solve_triangular(self.L22, r[q1:] - self.L21 @ x1, lower=True,
-                                    check_finite=False)
-        return np.concatenate([x1, x2])
-
-    def solve_Lt(self, r: np.ndarray) -> np.ndarray:
-        """``L'^-1 r``."""
-        l1, p1, _ = self.L11.shape
-        q1 = l1 * p1
-        r1 = r[:q1]
-        if self.L21 is not None:
-            x2 = sla.solve_triangular(self.L22, r[q1:], lower=True, trans="T",
-                                    check_finite=False)
-            r1 = r1 - self.L21.T @ x2
-        x1 = np.matmul(np.swapaxes(self.L11inv, 1, 2), r1.reshape(l1, p1, -1)).reshape(r1.shape)
-        return x1 if self.L21 is None else np.concatenate([x1, x2])
-
-    def logdet(self) -> float:
-        """``log |L|^2`` (lme4's ldL2)."""
-        p1 = self.L11.shape[1]
-        ld = 2.0 * float(np.sum(np.log(self.L11[:, range(p1), range(p1)])))
-        if self.L22 is not None:
-            ld += 2.0 * float(np.sum(np.log(np.diag(self.L22))))
-        return ld
-
-    def inv_diag_blocks(self, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
-        """Per term (levels, p, p) diagonal blocks of ``A^-1 = L'^-1 L^-1``."""
-        l1, p1, _ = self.L11.shape
-        A11 = np.matmul(np.swapaxes(self.L11inv, 1, 2), self.L11inv)
-        out = []
-        if self.L21 is not None:
-            q2 = self.L22.shape[0]
-            M = np.einsum("rlj,ljk->rlk", self.L21.reshape(q2, l1, p1), self.L11inv).reshape(
-                q2, l1 * p1) if p1 > 1 else self.L21 * self.L11inv[:, 0, 0][None, :]
-            W = sla.solve_triangular(self.L22, M, lower=True).reshape(q2, l1, p1)
-            A11 = A11 + np.einsum("rli,rlk->lik", W, W)
-            L22inv = sla.solve_triangular(self.L22, np.eye(q2), lower=True)
-            A22 = L22inv.T @ L22inv
-        out.append(A11)
-        lo = 0
-        for nl, p in sizes[1:]:
-            sub = A22[lo:lo + nl * p, lo:lo + nl * p].reshape(nl, p, nl, p)
-            out.append(np.stack([sub[i, :, i, :] for i in range(nl)]))
-            lo += nl * p
-        return out
-
-
-def _batched_chol(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower Cholesky factors of a stack of small SPD matrices, and their inverses
-    (closed forms for 1 x 1 and 2 x 2 blocks, the common cases)."""
-    p = A.shape[1]
-    if p == 1:
-        if np.any(~(A[:, 0, 0] > 0)):
-            raise np.linalg.LinAlgError("matrix not positive definite")
-        L = np.sqrt(A)
-        return L, 1.0 / L
-    if p == 2:
-        a = A[:, 0, 0]
-        if np.any(~(a > 0)):
-            raise np.linalg.LinAlgError("matrix not positive definite")
-        l11 = np.sqrt(a)
-        l21 = A[:, 1, 0] / l11
-        d = A[:, 1, 1] - l21 ** 2
-        if np.any(~(d > 0)):
-            raise np.linalg.LinAlgError("matrix not positive definite")
-        l22 = np.sqrt(d)
-        L = np.zeros_like(A)
-        L[:, 0, 0], L[:, 1, 0], L[:, 1, 1] = l11, l21, l22
-        Li = np.zeros_like(A)
-        Li[:, 0, 0], Li[:, 1, 1] = 1.0 / l11, 1.0 / l22
-        Li[:, 1, 0] = -l21 / (l11 * l22)
-        return L, Li
-    L = np.linalg.cholesky(A)
-    return L, np.linalg.inv(L)
-
-
-@dataclass
 class PirlsState:
     """The conditional modes at one (theta, beta) and the factor they came with."""
 
@@ -274,7 +189,7 @@ class PirlsState:
         return float(self.u @ self.u)
 
 
-class GlmmProblem:
+class GlmmProblem(ReTerms):
     """One GLMM's data (lme4's ``merPredD`` + ``glmResp``), and PIRLS on it.
 
     ``y`` is the response as glm codes it (a proportion for binomial), ``weights`` the
@@ -288,16 +203,10 @@ class GlmmProblem:
                  offset: np.ndarray, n_trials: np.ndarray, family: Family):
         if not blocks:
             raise ValueError("a mixed model needs at least one random-effects term")
+        super().__init__(blocks)
         self.X = np.asarray(X, float)
         self.y = np.asarray(y, float)
-        self.blocks = list(blocks)
         self.n, self.p = self.X.shape
-        self.ntheta = sum(b.ntheta for b in self.blocks)
-        self.lower = theta_lower(self.blocks)
-        self.offsets = np.cumsum([0] + [b.q for b in self.blocks])
-        self.q = int(self.offsets[-1])
-        self.q1 = self.blocks[0].q
-        self.q2 = self.q - self.q1
         self.wt = np.asarray(weights, float)
         self.offset = np.asarray(offset, float)
         self.n_trials = np.asarray(n_trials, float)
@@ -310,31 +219,7 @@ class GlmmProblem:
         self._pair = {(k, l): self.blocks[k].codes * self.blocks[l].nlevels + self.blocks[l].codes
                       for k in range(1, len(self.blocks)) for l in range(len(self.blocks)) if l <= k}
 
-    # -- Lambda and Z -------------------------------------------------------------------
-    def factors(self, theta: np.ndarray) -> list[np.ndarray]:
-        return [b.T(t) for b, t in zip(self.blocks, split_theta(self.blocks, theta))]
-
-    def _apply(self, Ts, v: np.ndarray, transpose: bool) -> np.ndarray:
-        out = np.empty_like(v, dtype=float)
-        for k, (b, T) in enumerate(zip(self.blocks, Ts)):
-            lo, hi = self.offsets[k], self.offsets[k + 1]
-            vk = v[lo:hi].reshape(b.nlevels, b.p, -1)
-            M = T.T if transpose else T
-            out[lo:hi] = (M[0, 0] * vk if b.p == 1 else np.matmul(M, vk)).reshape(v[lo:hi].shape)
-        return out
-
-    def lam(self, Ts, v: np.ndarray) -> np.ndarray:
-        """``Lambda v``."""
-        return self._apply(Ts, v, False)
-
-    def lam_t(self, Ts, v: np.ndarray) -> np.ndarray:
-        """``Lambda' v``."""
-        return self._apply(Ts, v, True)
-
-    # LmerMod's helpers call these names
-    _lambda_apply = lam
-    _lambda_t_apply = lam_t
-
+    # -- Z, through level codes -----------------------------------------------------------
     def z_mul(self, b: np.ndarray) -> np.ndarray:
         """``Z b`` (n,)."""
         out = np.zeros(self.n)
@@ -372,24 +257,13 @@ class GlmmProblem:
         return out.reshape(bk.q, bl.q)
 
     # -- the factorisation --------------------------------------------------------------
-    def decompose(self, Ts, w: np.ndarray) -> Chol:
-        """Blocked Cholesky of ``Lambda'Z'WZ Lambda + I`` at working weights ``w``."""
-        b1, T1 = self.blocks[0], Ts[0]
-        p1, l1 = b1.p, b1.nlevels
-        xx1 = self._xx[0][0] * w[:, None, None]
-        G = np.empty((l1, p1, p1))
-        for a in range(p1):
-            for c in range(a, p1):
-                G[:, a, c] = G[:, c, a] = np.bincount(b1.codes, weights=xx1[:, a, c], minlength=l1)
-        A11 = np.matmul(np.matmul(T1.T, G), T1)
-        A11[:, range(p1), range(p1)] += 1.0
-        L11, L11inv = _batched_chol(A11)
+    def crossprods(self, w: np.ndarray) -> CrossProducts:
+        """``Z'WZ`` at working weights ``w``, dense, in the blocks of the factor."""
+        G11 = level_gram(self.blocks[0], self._xx[0][0], w)
         if self.q2 == 0:
-            return Chol(L11, L11inv, None, None)
+            return CrossProducts(G11, None, None)
         nb = len(self.blocks)
         C21 = np.concatenate([self._cross(k, 0, w) for k in range(1, nb)])  # Z2'WZ1 (q2, q1)
-        A21 = np.matmul(C21.reshape(self.q2, l1, p1), T1).reshape(self.q2, self.q1)
-        A21 = self._lam_t_rest(Ts, A21)
         C22 = np.zeros((self.q2, self.q2))
         for k in range(1, nb):
             lo_k = self.offsets[k] - self.q1
@@ -399,19 +273,11 @@ class GlmmProblem:
                 C22[lo_k:lo_k + blk.shape[0], lo_l:lo_l + blk.shape[1]] = blk
                 if l != k:
                     C22[lo_l:lo_l + blk.shape[1], lo_k:lo_k + blk.shape[0]] = blk.T
-        A22 = self._lam_t_rest(Ts, self._lam_t_rest(Ts, C22).T).T
-        A22[np.diag_indices(self.q2)] += 1.0
-        if p1 == 1:
-            L21 = A21 * L11inv[:, 0, 0][None, :]
-        else:  # A21 L11^-T, level by level
-            L21 = np.matmul(A21.reshape(self.q2, l1, p1).transpose(1, 0, 2),
-                            np.swapaxes(L11inv, 1, 2)).transpose(1, 0, 2).reshape(self.q2, self.q1)
-        L22 = np.linalg.cholesky(A22 - L21 @ L21.T)
-        return Chol(L11, L11inv, L21, L22)
+        return CrossProducts(G11, C21, C22, "dense")
 
-    def _lam_t_rest(self, Ts, M: np.ndarray) -> np.ndarray:
-        """``Lambda_2' M`` for M with q2 rows (terms 2..K)."""
-        return rest_lambda_t(self.blocks, self.offsets, Ts, M)
+    def decompose(self, Ts, w: np.ndarray) -> Chol:
+        """Blocked Cholesky of ``Lambda'Z'WZ Lambda + I`` at working weights ``w``."""
+        return factor(self, Ts, self.crossprods(w))
 
     # -- family pieces ------------------------------------------------------------------
     def aic(self, mu: np.ndarray) -> float:
@@ -559,8 +425,7 @@ class GlmmProblem:
 
     def condvar_rel(self, s: PirlsState) -> list[np.ndarray]:
         """Per term, (levels, p, p) blocks of Lambda (L L')^-1 Lambda' (lme4's condVar)."""
-        blocks = s.chol.inv_diag_blocks([(b.nlevels, b.p) for b in self.blocks])
-        return [np.matmul(np.matmul(T, A), T.T) for T, A in zip(s.Ts, blocks)]
+        return self.condvar_blocks(s.Ts, s.chol)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -600,5 +465,14 @@ def deriv12(fun, x: np.ndarray, delta: float = 1e-4, fx: float | None = None):
     return g, H
 
 
-__all__ = ["Family", "GlmmProblem", "PirlsState", "PirlsError", "ghrule", "deriv12",
-           "link_name", "family_name", "split_theta"]
+__all__ = [
+    "Family",
+    "GlmmProblem",
+    "PirlsError",
+    "PirlsState",
+    "deriv12",
+    "family_name",
+    "ghrule",
+    "link_name",
+    "split_theta",
+]

@@ -1,0 +1,438 @@
+"""Lambda and the blocked Cholesky factor of ``A = Lambda'Z'WZ Lambda + I``, written once for
+the linear mixed model (:mod:`mlm_wrap.engines.lmm`: ``W = I``, cross-products computed once)
+and for PIRLS (:mod:`mlm_wrap.engines.pirls`: working weights, cross-products rebuilt at
+every iteration).
+
+Random effects are stacked term by term, level-major within a term, as lme4 stacks them;
+``Lambda(theta)`` is block diagonal, ``I (x) T_k`` for term ``k``, ``T_k`` lower triangular
+from the term's slice of ``theta`` (column-major, as lme4 reads it).
+
+The factor is blocked as MixedModels.jl blocks it.  The first term (lme4 puts the one with
+most levels first) gives a block-diagonal ``A11``, one ``p1 x p1`` block per level, factored
+vectorised over the levels; the remaining terms form one dense block::
+
+    L11 L11' = A11,    L21 = A21 L11^-T,    L22 L22' = A22 - L21 L21'
+
+That keeps a single-factor model with 10,000 groups cheap, and crossed designs exact.
+``L21 L21'``, the cost of each evaluation, is formed in one of three modes
+(:class:`CrossProducts`.mode):
+
+* ``"dense"``: BLAS on a dense ``L21`` (PIRLS always; the LMM while ``q2 x q1`` is small);
+* ``"sparse"``: sparse products, ``L21`` keeping ``Z2'Z1``'s sparsity (large LMMs);
+* ``"triples"``: scalar first term and unit weights: ``L21 L21' = Lam2' Z2'Z1 diag(c^2)
+  Z1'Z2 Lam2`` is linear in ``c^2``, a ``bincount`` over precomputed products of each
+  column's pairs of non-zeros; chosen where that is cheaper than BLAS (``TRIPLE_COST``).
+
+The LMM picks its mode once from the sizes (:func:`unit_crossprods`); PIRLS, whose ``Z'WZ``
+changes with the weights, passes dense cross-products (``GlmmProblem.crossprods``).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+DENSE_LIMIT = 20_000_000  # entries of the off-diagonal block kept dense (160 MB)
+TRIPLE_LIMIT = 30_000_000  # precomputed pair products kept for the "triples" mode
+TRIPLE_COST = 50  # a gathered-and-scattered product costs about this many BLAS flops
+# (measured, one thread: 9M products 46 ms vs a 500x1000 dense syrk, 250M flops, 22 ms)
+
+
+# ------------------------------------------------------------------------------ theta
+@dataclass
+class ReBlock:
+    """One random-effects term: ``nlevels`` levels, ``p`` columns per level."""
+
+    codes: np.ndarray  # (n,) level index of each row
+    Xt: np.ndarray  # (n, p) the term's model-matrix columns
+    nlevels: int
+
+    @property
+    def p(self) -> int:
+        return self.Xt.shape[1]
+
+    @property
+    def q(self) -> int:
+        return self.p * self.nlevels
+
+    @property
+    def ntheta(self) -> int:
+        return self.p * (self.p + 1) // 2
+
+    def Z(self) -> sp.csc_matrix:
+        """Sparse ``n x q`` model matrix, columns ordered level-major as lme4 orders them."""
+        n, p = self.Xt.shape
+        rows = np.repeat(np.arange(n), p)
+        cols = (self.codes[:, None] * p + np.arange(p)[None, :]).ravel()
+        return sp.csc_matrix((self.Xt.ravel(), (rows, cols)), shape=(n, self.q))
+
+    def T(self, theta: np.ndarray) -> np.ndarray:
+        """Lower-triangular relative covariance factor from this term's theta (column-major)."""
+        T = np.zeros((self.p, self.p))
+        T[_lower_ij(self.p)] = theta
+        return T
+
+
+@functools.cache
+def _lower_ij(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of each theta of a p x p factor: the lower triangle, column-major."""
+    j, i = np.triu_indices(p)
+    return i, j
+
+
+def theta_lower(blocks: list[ReBlock]) -> np.ndarray:
+    """lme4's lower bounds: 0 for the diagonal of each factor, -inf elsewhere."""
+    lo = [np.where(i == j, 0.0, -np.inf) for i, j in (_lower_ij(b.p) for b in blocks)]
+    return np.concatenate(lo) if lo else np.zeros(0)
+
+
+def theta_start(blocks: list[ReBlock]) -> np.ndarray:
+    """lme4's default start: identity factors."""
+    return np.where(np.isfinite(theta_lower(blocks)), 1.0, 0.0)
+
+
+def split_theta(blocks: list[ReBlock], theta: np.ndarray) -> list[np.ndarray]:
+    """theta cut into the terms' slices."""
+    out, k = [], 0
+    for b in blocks:
+        out.append(np.asarray(theta[k:k + b.ntheta], float))
+        k += b.ntheta
+    return out
+
+
+# ------------------------------------------------------------------------------ Lambda
+class ReTerms:
+    """The random-effects terms of one model and their Lambda: what the LMM and the GLMM
+    problems share (they derive from it)."""
+
+    def __init__(self, blocks: list[ReBlock]):
+        self.blocks = list(blocks)
+        self.ntheta = sum(b.ntheta for b in self.blocks)
+        self.lower = theta_lower(self.blocks)
+        self.offsets = np.cumsum([0] + [b.q for b in self.blocks])
+        self.q = int(self.offsets[-1])
+        self.q1 = self.blocks[0].q if self.blocks else 0
+        self.q2 = self.q - self.q1
+
+    def factors(self, theta: np.ndarray) -> list[np.ndarray]:
+        """Each term's ``T_k``."""
+        return [b.T(t) for b, t in zip(self.blocks, split_theta(self.blocks, theta))]
+
+    def lambda_matrix(self, Ts: list[np.ndarray], first: int = 0) -> sp.csr_matrix:
+        """Sparse block-diagonal Lambda of terms ``first..K`` (``I kron T_k`` per term)."""
+        mats = [_block_diag(np.broadcast_to(T, (b.nlevels,) + T.shape))
+                for b, T in zip(self.blocks[first:], Ts[first:])]
+        return sp.block_diag(mats, format="csr") if mats else sp.csr_matrix((0, 0))
+
+    def lam(self, Ts, v: np.ndarray) -> np.ndarray:
+        """``Lambda v`` for v of shape (q,) or (q, k)."""
+        return _apply_lambda(self.blocks, self.offsets, Ts, v, False, 0)
+
+    def lam_t(self, Ts, v: np.ndarray) -> np.ndarray:
+        """``Lambda' v``."""
+        return _apply_lambda(self.blocks, self.offsets, Ts, v, True, 0)
+
+    _lambda_apply = lam  # the names the models call
+    _lambda_t_apply = lam_t
+
+    def rest(self, Ts, M: np.ndarray) -> np.ndarray:
+        """``Lambda_rest M``: M's rows are the random effects of terms 2..K."""
+        return _apply_lambda(self.blocks, self.offsets, Ts, M, False, 1)
+
+    def rest_t(self, Ts, M: np.ndarray) -> np.ndarray:
+        """``Lambda_rest' M``."""
+        return _apply_lambda(self.blocks, self.offsets, Ts, M, True, 1)
+
+    def condvar_blocks(self, Ts, chol: Chol) -> list[np.ndarray]:
+        """Per term, (nlevels, p, p) blocks of ``Lambda A^-1 Lambda'`` (times sigma^2: condVar)."""
+        inv = chol.inv_diag_blocks([(b.nlevels, b.p) for b in self.blocks])
+        return [np.matmul(np.matmul(T, A), T.T) for T, A in zip(Ts, inv)]
+
+
+def _apply_lambda(blocks, offsets, Ts, v, transpose: bool, first: int) -> np.ndarray:
+    """Lambda v (Lambda' v) over terms ``first..K``, block by block; v's rows start at term
+    ``first``."""
+    v = np.asarray(v, float)
+    out = np.empty_like(v)
+    base = offsets[first]
+    for k in range(first, len(blocks)):
+        b, T = blocks[k], Ts[k]
+        lo, hi = offsets[k] - base, offsets[k + 1] - base
+        vk = v[lo:hi].reshape(b.nlevels, b.p, -1)
+        M = T.T if transpose else T
+        out[lo:hi] = (M[0, 0] * vk if b.p == 1 else np.matmul(M, vk)).reshape(v[lo:hi].shape)
+    return out
+
+
+def rest_lambda_t(blocks: list[ReBlock], offsets: np.ndarray, Ts: list[np.ndarray],
+                  M: np.ndarray) -> np.ndarray:
+    """``Lambda_rest' M``: M's rows are the random effects of terms 2..K."""
+    return _apply_lambda(blocks, offsets, Ts, M, True, 1)
+
+
+# ------------------------------------------------------------------------------ Z'WZ
+@dataclass
+class CrossProducts:
+    """``Z'WZ`` in the factor's blocks, and how ``L21 L21'`` is formed from them."""
+
+    G11: np.ndarray  # (l1, p1, p1) per-level blocks of Z1'WZ1
+    Z2tZ1: np.ndarray | sp.csr_matrix | None  # (q2, q1): dense in "dense" mode, else sparse
+    Z2tZ2: np.ndarray | sp.csr_matrix | None  # (q2, q2): sparse in "sparse" mode, else dense
+    mode: str = "dense"
+    triples: tuple | None = None  # "triples" mode: see _column_pair_triples
+
+
+def level_gram(b: ReBlock, xx: np.ndarray | None = None, w: np.ndarray | None = None) -> np.ndarray:
+    """Per-level ``p x p`` blocks of ``Z1'WZ1``: sums of ``w x x'`` over each level's rows
+    (``xx``: the precomputed ``x x'``, (n, p, p))."""
+    p, l = b.p, b.nlevels
+    if xx is None:
+        xx = b.Xt[:, :, None] * b.Xt[:, None, :]
+    if w is not None:
+        xx = xx * w[:, None, None]
+    G = np.empty((l, p, p))
+    for a in range(p):
+        for c in range(a, p):
+            G[:, a, c] = G[:, c, a] = np.bincount(b.codes, weights=xx[:, a, c], minlength=l)
+    return G
+
+
+def unit_crossprods(terms: ReTerms, Z: sp.csc_matrix) -> CrossProducts:
+    """``Z'Z`` (unit weights) once, with the L21 mode of least measured cost."""
+    b1, q1, q2 = terms.blocks[0], terms.q1, terms.q2
+    rest = Z[:, q1:]
+    Z2tZ1 = (rest.T @ Z[:, :q1]).tocsr()
+    Z2tZ2 = (rest.T @ rest).tocsr()
+    xp = CrossProducts(level_gram(b1), Z2tZ1, Z2tZ2, "sparse")
+    if q2 and q2 * q2 <= DENSE_LIMIT:
+        xp.Z2tZ2 = Z2tZ2.toarray()
+        # the scatter costs ~TRIPLE_COST flops of BLAS per product: triples only where cheaper
+        budget = TRIPLE_LIMIT if not TRIPLE_COST else min(TRIPLE_LIMIT, q2 * q2 * q1 // TRIPLE_COST)
+        trip = _column_pair_triples(Z2tZ1.tocsc(), q2, budget) if b1.p == 1 else None
+        if trip is not None:
+            xp.mode, xp.triples = "triples", trip
+        elif q2 * q1 <= DENSE_LIMIT:
+            xp.mode, xp.Z2tZ1 = "dense", Z2tZ1.toarray()
+        else:
+            xp.Z2tZ2 = Z2tZ2
+    return xp
+
+
+def _column_pair_triples(Zc: sp.csc_matrix, q2: int, budget: int):
+    """For each column j of Z2'Z1 and each pair (a, b) of its non-zeros: the flat index
+    a*q2+b, the product z_aj z_bj and j.  None when there would be more than ``budget``."""
+    indptr, indices, data = Zc.indptr, Zc.indices, Zc.data
+    m = np.diff(indptr)
+    if int(np.sum(m.astype(np.int64) ** 2)) > budget:
+        return None
+    pairs, prods, cols = [], [], []
+    for mm in np.unique(m[m > 0]):
+        cj = np.flatnonzero(m == mm)
+        idx = indptr[cj][:, None] + np.arange(mm)[None, :]
+        R, V = indices[idx].astype(np.int64), data[idx]
+        pairs.append((R[:, :, None] * q2 + R[:, None, :]).ravel())
+        prods.append((V[:, :, None] * V[:, None, :]).ravel())
+        cols.append(np.repeat(cj, mm * mm))
+    if not pairs:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
+    return np.concatenate(pairs), np.concatenate(prods), np.concatenate(cols)
+
+
+# ------------------------------------------------------------------------------ the factor
+def factor(terms: ReTerms, Ts: list[np.ndarray], xp: CrossProducts) -> Chol:
+    """Blocked Cholesky factor of ``A = Lambda'Z'WZ Lambda + I``; raises LinAlgError when A
+    is not positive definite."""
+    b1, T1 = terms.blocks[0], Ts[0]
+    l1, p1, q1, q2 = b1.nlevels, b1.p, terms.q1, terms.q2
+    A11 = np.matmul(np.matmul(T1.T, xp.G11), T1)
+    A11[:, range(p1), range(p1)] += 1.0
+    L11, L11inv = batched_chol(A11)
+    if q2 == 0:
+        return Chol(L11, L11inv, None, None)
+    if xp.mode == "triples":  # L21 = Lam2' Z2'Z1 diag(c)
+        c = T1[0, 0] * L11inv[:, 0, 0]
+        pair, prod, col = xp.triples
+        P = np.bincount(pair, weights=prod * (c * c)[col], minlength=q2 * q2).reshape(q2, q2)
+        S = terms.rest_t(Ts, terms.rest_t(Ts, xp.Z2tZ2 - P).T)
+        S[np.diag_indices(q2)] += 1.0
+        return Chol(L11, L11inv, _L21Op(terms, Ts, xp.Z2tZ1, c), chol(S))
+    if xp.mode == "dense":
+        A21 = terms.rest_t(Ts, np.matmul(xp.Z2tZ1.reshape(q2, l1, p1), T1).reshape(q2, q1))
+        # L21 = A21 L11^-T, level by level, stored column-major (L21' C-contiguous)
+        if p1 == 1:
+            L21 = (np.ascontiguousarray(A21.T) * L11inv[:, 0, :]).T
+        else:
+            L21 = np.matmul(A21.reshape(q2, l1, p1).transpose(1, 0, 2),
+                            L11inv.transpose(0, 2, 1)).transpose(1, 0, 2).reshape(q2, q1)
+        A22 = terms.rest_t(Ts, terms.rest_t(Ts, xp.Z2tZ2).T)
+        A22[np.diag_indices(q2)] += 1.0
+        return Chol(L11, L11inv, L21, chol(A22 - L21 @ L21.T))
+    Lam1 = terms.lambda_matrix(Ts[:1])
+    Lam2 = terms.lambda_matrix(Ts, first=1)
+    L21 = (Lam2.T @ xp.Z2tZ1 @ Lam1 @ _block_diag(np.swapaxes(L11inv, 1, 2))).tocsr()
+    A22 = (Lam2.T @ xp.Z2tZ2 @ Lam2).toarray()
+    A22[np.diag_indices(q2)] += 1.0
+    return Chol(L11, L11inv, L21, chol(A22 - (L21 @ L21.T).toarray()))
+
+
+@dataclass
+class Chol:
+    """``L`` with ``L L' = A``: ``L11`` one ``p1 x p1`` block per level of the first term (and
+    their inverses), ``L21`` dense, sparse or an operator, ``L22`` dense."""
+
+    L11: np.ndarray  # (l1, p1, p1)
+    L11inv: np.ndarray  # (l1, p1, p1)
+    L21: object  # (q2, q1): ndarray, scipy sparse or _L21Op; None for one term
+    L22: np.ndarray | None  # (q2, q2)
+
+    def _first(self, M: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """M r for the (l1, p1, p1) stack M and r's rows of the first term."""
+        l1, p1, _ = M.shape
+        if p1 == 1:
+            return M[:, 0, 0].reshape((-1,) + (1,) * (r.ndim - 1)) * r
+        return np.matmul(M, r.reshape(l1, p1, -1)).reshape(r.shape)
+
+    def solve_L(self, r: np.ndarray) -> np.ndarray:
+        """``L^-1 r`` for r of shape (q,) or (q, k) (forward)."""
+        r = np.asarray(r, float)
+        q1 = self.L11.shape[0] * self.L11.shape[1]
+        x1 = self._first(self.L11inv, r[:q1])
+        if self.L21 is None:
+            return x1
+        x2 = sla.solve_triangular(self.L22, r[q1:] - self.L21 @ x1, lower=True,
+                                  check_finite=False)
+        return np.concatenate([x1, x2])
+
+    def solve_Lt(self, r: np.ndarray) -> np.ndarray:
+        """``L'^-1 r`` (backward)."""
+        r = np.asarray(r, float)
+        q1 = self.L11.shape[0] * self.L11.shape[1]
+        r1 = r[:q1]
+        if self.L21 is not None:
+            x2 = sla.solve_triangular(self.L22, r[q1:], lower=True, trans="T", check_finite=False)
+            r1 = r1 - self.L21.T @ x2
+        x1 = self._first(np.swapaxes(self.L11inv, 1, 2), r1)
+        return x1 if self.L21 is None else np.concatenate([x1, x2])
+
+    def logdet(self) -> float:
+        """``log |L|^2`` (lme4's ldL2)."""
+        p1 = self.L11.shape[1]
+        ld = 2.0 * float(np.sum(np.log(self.L11[:, range(p1), range(p1)])))
+        if self.L22 is not None:
+            ld += 2.0 * float(np.sum(np.log(np.diag(self.L22))))
+        return ld
+
+    def inv_diag_blocks(self, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
+        """Per term (levels, p) of ``sizes``: the (levels, p, p) diagonal blocks of
+        ``A^-1 = L'^-1 L^-1``."""
+        L11inv = self.L11inv
+        l1, p1, _ = L11inv.shape
+        A11 = np.matmul(np.swapaxes(L11inv, 1, 2), L11inv)  # diag blocks of L11^-T L11^-1
+        if self.L21 is None:
+            return [A11]
+        q2 = self.L22.shape[0]
+        L21 = self.L21
+        if isinstance(L21, _L21Op):  # M = L21 L11^-1
+            M = L21.scaled(L11inv[:, 0, 0]).tocsc()
+        elif sp.issparse(L21):
+            M = (L21 @ _block_diag(L11inv)).tocsc()
+        elif p1 == 1:
+            M = L21 * L11inv[:, 0, 0][None, :]
+        else:
+            M = np.einsum("rlj,ljk->rlk", L21.reshape(q2, l1, p1), L11inv).reshape(q2, l1 * p1)
+        L22inv = sla.solve_triangular(self.L22, np.eye(q2), lower=True, check_finite=False)
+        # diag blocks of (L22^-1 M)'(L22^-1 M), in column chunks to bound memory
+        step = max(p1, (2_000_000 // max(q2, 1)) // p1 * p1)
+        extra = np.zeros_like(A11)
+        for c0 in range(0, l1 * p1, step):
+            Mc = M[:, c0:c0 + step]
+            W = (L22inv @ (Mc.toarray() if sp.issparse(Mc) else Mc)).reshape(q2, -1, p1)
+            extra[c0 // p1:c0 // p1 + W.shape[1]] = np.einsum("rli,rlk->lik", W, W)
+        out = [A11 + extra]
+        A22 = L22inv.T @ L22inv
+        lo = 0
+        for nl, p in sizes[1:]:
+            idx = lo + np.arange(nl)[:, None] * p + np.arange(p)[None, :]  # (nl, p)
+            out.append(A22[idx[:, :, None], idx[:, None, :]])
+            lo += nl * p
+        return out
+
+
+class _L21Op:
+    """L21 = Lam2' Z2'Z1 diag(c) as an operator (no sparse-sparse products per evaluation)."""
+
+    def __init__(self, terms: ReTerms, Ts, Z2tZ1: sp.csr_matrix, c: np.ndarray,
+                 transposed: bool = False):
+        self.terms, self.Ts, self.Z2tZ1, self.c, self.transposed = terms, Ts, Z2tZ1, c, transposed
+
+    @property
+    def T(self) -> _L21Op:
+        return _L21Op(self.terms, self.Ts, self.Z2tZ1, self.c, not self.transposed)
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, float)
+        cx = (lambda v: self.c.reshape((-1,) + (1,) * (v.ndim - 1)) * v)
+        Z = self.Z2tZ1
+        if not self.transposed:
+            return self.terms.rest_t(self.Ts, np.asarray(Z @ cx(x)).reshape((Z.shape[0],) + x.shape[1:]))
+        lam_x = self.terms.rest(self.Ts, x)
+        return cx(np.asarray(Z.T @ lam_x).reshape((Z.shape[1],) + x.shape[1:]))
+
+    def scaled(self, extra: np.ndarray) -> sp.csr_matrix:
+        """Explicit sparse L21 diag(extra)."""
+        lam2 = self.terms.lambda_matrix(self.Ts, first=1)
+        return (lam2.T @ self.Z2tZ1 @ sp.diags(self.c * extra)).tocsr()
+
+
+# ------------------------------------------------------------------------------ helpers
+def chol(S: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor via scipy's LAPACK (numpy's is ~10x slower on this kind of
+    machine); raises LinAlgError when S is not positive definite."""
+    return sla.cholesky(S, lower=True, check_finite=False)
+
+
+def _block_diag(blocks: np.ndarray) -> sp.bsr_matrix:
+    """Sparse block-diagonal matrix from an (l, p, p) stack."""
+    l, p, _ = blocks.shape
+    return sp.bsr_matrix((np.ascontiguousarray(blocks), np.arange(l), np.arange(l + 1)),
+                         shape=(l * p, l * p))
+
+
+def batched_chol(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower Cholesky factors of a stack of small SPD matrices, and their inverses,
+    vectorised over the stack (numpy's batched cholesky costs ~40 us per 1x1 block)."""
+    _, p, _ = A.shape
+    if p == 1:
+        if np.any(~(A[:, 0, 0] > 0)):
+            raise np.linalg.LinAlgError("matrix not positive definite")
+        L = np.sqrt(A)
+        return L, 1.0 / L
+    if p == 2:  # the loops below, unrolled (the common case)
+        l11 = np.sqrt(A[:, 0, 0])
+        l21 = A[:, 1, 0] / l11
+        d = A[:, 1, 1] - l21 ** 2
+        if np.any(~(A[:, 0, 0] > 0)) or np.any(~(d > 0)):
+            raise np.linalg.LinAlgError("matrix not positive definite")
+        L, X = np.zeros_like(A), np.zeros_like(A)
+        L[:, 0, 0], L[:, 1, 0], L[:, 1, 1] = l11, l21, np.sqrt(d)
+        X[:, 0, 0], X[:, 1, 1] = 1.0 / l11, 1.0 / L[:, 1, 1]
+        X[:, 1, 0] = -(l21 * X[:, 0, 0]) / L[:, 1, 1]
+        return L, X
+    L = np.zeros_like(A)
+    for j in range(p):
+        d = A[:, j, j] - np.sum(L[:, j, :j] ** 2, axis=1) if j else A[:, 0, 0]
+        if np.any(~(d > 0)):
+            raise np.linalg.LinAlgError("matrix not positive definite")
+        L[:, j, j] = np.sqrt(d)
+        for i in range(j + 1, p):
+            s = A[:, i, j] - np.sum(L[:, i, :j] * L[:, j, :j], axis=1) if j else A[:, i, 0]
+            L[:, i, j] = s / L[:, j, j]
+    X = np.zeros_like(L)  # L^-1, by forward substitution
+    for j in range(p):
+        X[:, j, j] = 1.0 / L[:, j, j]
+        for i in range(j + 1, p):
+            X[:, i, j] = -np.sum(L[:, i, j:i] * X[:, j:i, j], axis=1) / L[:, i, i]
+    return L, X
