@@ -8,8 +8,6 @@ import pytest
 from mlm_wrap.spec.design import (
     build_design,
     drop_rank_deficient,
-    r_column_name,
-    to_python_expr,
 )
 from mlm_wrap.spec.formula import parse_formula
 
@@ -31,15 +29,6 @@ def df():
         "g": rng.choice(["g1", "g2", "g3", "g4"], n),
         "h": rng.choice([10, 2, 33], n),
     })
-
-
-def test_r_names():
-    assert r_column_name("Intercept") == "(Intercept)"
-    assert r_column_name("period[T.A]") == "periodA"
-    assert r_column_name("x:f[T.b]") == "x:fb"
-    assert r_column_name("f[a]") == "fa"
-    assert r_column_name("I(x ** 2)") == "I(x^2)"
-    assert to_python_expr("I(age^2) + x") == "I(age**2) + x"
 
 
 def test_factor_names_and_level_order(df):

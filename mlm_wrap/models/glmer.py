@@ -55,7 +55,6 @@ from mlm_wrap.models.response import (
     _YCOL,
     GlmResponse,
     _eval_numeric,
-    _hidden_variables,
     _near_01,
     _vector_arg,
     glm_response,
@@ -112,8 +111,7 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
         off = off + _vector_arg(offset, data, "offset")
     ycol = np.where(np.isfinite(resp.weights) & np.isfinite(off), resp.y, np.nan)
     work = data.reset_index(drop=True).assign(**{_YCOL: ycol})
-    hidden = _hidden_variables(fixed, parsed.random, work)
-    ytext = f"I({_YCOL}{''.join(f' + 0 * {v}' for v in hidden)})" if hidden else _YCOL
+    ytext = _YCOL
     parsed2 = ParsedFormula(formula=parsed.formula, response=ytext, fixed=fixed,
                             random=parsed.random)
     try:

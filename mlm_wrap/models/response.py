@@ -3,7 +3,6 @@ proportions with ``weights =``, ``offset()`` terms and ``offset =``, checked as 
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,16 +11,10 @@ import pandas as pd
 from mlm_wrap.engines.pirls import (
     Family,
 )
-from mlm_wrap.errors import (
-    DataError,
-    ModelError,
-    UnknownColumnError,
-)
-from mlm_wrap.spec.design import (
-    _unknown_column,
-    to_python_expr,
-)
-from mlm_wrap.spec.r_ast import _all_vars, _Binary, _Call, _Name, _Unary
+from mlm_wrap.errors import DataError, FormulaError, ModelError
+from mlm_wrap.spec.evaluate import evaluate
+from mlm_wrap.spec.r_ast import _Binary, _Call, _Name, _Unary
+from mlm_wrap.spec.rvalues import Chr, Fct, Num, as_numeric
 from mlm_wrap.spec.r_deparse import _deparse
 from mlm_wrap.spec.r_parser import _parse
 
@@ -48,8 +41,7 @@ def _split_args(text: str) -> list[str]:
 
 def _eval_numeric(expr: str, data: pd.DataFrame, what: str) -> np.ndarray:
     """An R expression of the data's columns (``size - incidence``, ``log(exposure)``) as a
-    float array (NaN where an input is missing), evaluated by formulaic."""
-    from formulaic import Formula, model_matrix
+    float array (NaN where an input is missing), by the safe evaluator."""
     name = expr.strip().strip("`")
     if name in data.columns:
         s = data[name]
@@ -57,28 +49,15 @@ def _eval_numeric(expr: str, data: pd.DataFrame, what: str) -> np.ndarray:
                 pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)):
             raise DataError(f"{what} {expr!r} must be numeric; it is a "
                             f"{'factor' if isinstance(s.dtype, pd.CategoricalDtype) else str(s.dtype)} column")
-        return pd.to_numeric(s, errors="coerce").astype(float).to_numpy()
-    text = f"0 + I({to_python_expr(expr)})"
     try:
-        req = [str(v) for v in Formula(text).required_variables]
-    except Exception as e:
-        raise DataError(f"cannot read {what} {expr!r}: {e}") from None
-    for v in req:
-        if v not in data.columns and v not in ("I",) and not hasattr(np, v) and v not in (
-                "log", "exp", "sqrt", "log10", "log2", "log1p", "abs", "scale", "center"):
-            raise UnknownColumnError(_unknown_column(v, data, f"used in {what} {expr!r}"))
-    cols = [v for v in req if v in data.columns]
-    frame = pd.DataFrame({c: (data[c].astype(float) if pd.api.types.is_extension_array_dtype(data[c].dtype)
-                              else data[c]) for c in cols}, index=data.index)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mm = model_matrix(text, frame, na_action="ignore")
-    except Exception as e:
-        raise DataError(f"cannot evaluate {what} {expr!r}: {e}") from None
-    if mm.shape[1] != 1:
+        node = _parse(expr)
+    except FormulaError as e:
+        raise FormulaError(f"{what} {expr!r}: {e}") from None
+    v = evaluate(node, data, expr)
+    if isinstance(v, (Fct, Chr)) or (isinstance(v, Num) and v.is_matrix and v.values.shape[1] != 1):
         raise DataError(f"{what} {expr!r} must be one numeric column")
-    return np.asarray(mm.iloc[:, 0], float)
+    out = np.asarray(as_numeric(v).values, float).reshape(-1)
+    return np.full(len(data), out[0]) if out.size == 1 else out
 
 
 @dataclass
@@ -205,29 +184,6 @@ def _vector_arg(x, data: pd.DataFrame, what: str) -> np.ndarray:
     if arr.size != len(data):
         raise DataError(f"{what} has {arr.size} values; the data has {len(data)} rows")
     return arr
-
-
-def _hidden_variables(fixed: str, random, data: pd.DataFrame) -> list[str]:
-    """Numeric columns the model uses only inside stateful transforms (``scale(x)``,
-    ``center(x)``, ``poly(x, 2)``): formulaic's ``required_variables`` does not list
-    them, so build_design would leave them out of the model frame.  glmer names them in
-    its (internal) response, ``I(y + 0 * x)``, which puts them in the frame (and drops
-    their missing rows) without changing anything else."""
-    from formulaic import Formula
-    out: list[str] = []
-    for text in [fixed] + [t.expr for t in random]:
-        try:
-            names = _all_vars(_parse(text))
-            seen = {str(v) for v in Formula(f"~ {to_python_expr(text)}").required_variables}
-        except Exception:  # build_design reports malformed parts in its own words
-            continue
-        for v in names:
-            if (v in data.columns and v not in seen and v not in out
-                    and pd.api.types.is_numeric_dtype(data[v].dtype)
-                    and not pd.api.types.is_bool_dtype(data[v].dtype)
-                    and v.isidentifier()):
-                out.append(v)
-    return out
 
 
 def _near_01(mu: np.ndarray, wt: np.ndarray) -> bool:

@@ -11,53 +11,33 @@ What R users expect from ``model.frame`` / ``model.matrix`` / ``mkReTrms``:
 * grouping factors drop unused levels, ``a:b`` is the interaction factor with R's
   level order (first factor slowest), and terms are ordered as lme4 orders them
   (by decreasing number of levels, when not already so);
-* the formulaic ``ModelSpec`` of every part is kept, so ``predict(newdata)`` rebuilds
-  exactly the same columns.
+* every variable is an R expression evaluated by the safe evaluator
+  (:mod:`mlm_wrap.spec.evaluate`), never as Python code, and the columns are R's
+  ``model.matrix`` (:mod:`mlm_wrap.spec.model_matrix`);
+* what the fit learnt from the data (factor levels, contrasts, ``poly()`` coefficients,
+  ``scale()`` centres, spline knots) is kept, so ``predict(newdata)`` rebuilds exactly the
+  same columns.
 
 The caller's DataFrame is never modified: everything works on a copy of the columns
 the model uses.
 """
 from __future__ import annotations
 
-import re
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, model_matrix
 
-from mlm_wrap.errors import DataError, ModelError, UnknownColumnError
+from mlm_wrap.errors import DataError, FormulaError, ModelError, UnknownColumnError
 from mlm_wrap.spec import checks
+from mlm_wrap.spec.evaluate import Evaluator, check_allowed, unknown_column_message
 from mlm_wrap.spec.formula import ParsedFormula, all_vars
+from mlm_wrap.spec.model_matrix import (Coding, TermsInfo, drop_unused, expand_dot, model_matrix,
+                                        r_terms)
+from mlm_wrap.spec.r_ast import Node
+from mlm_wrap.spec.r_parser import _parse
+from mlm_wrap.spec.rvalues import Chr, Fct, Lgl, Num, RValue, as_factor, as_strings, from_column
 from mlm_wrap.spec.terms import RandomTerm
-
-# ---------------------------------------------------------------------------- names
-_BRACKET = re.compile(r"\[(?:T\.)?([^\[\]]*)\]")
-
-
-def r_column_name(name: str) -> str:
-    """formulaic's column name -> R's: ``Intercept`` -> ``(Intercept)``, ``f[T.b]`` -> ``fb``."""
-    if name == "Intercept":
-        return "(Intercept)"
-    name = _BRACKET.sub(lambda m: m.group(1), name)
-    return name.replace(" ** ", "^")
-
-
-def to_python_expr(rside: str) -> str:
-    """R formula text -> text formulaic evaluates the same way (``^`` inside calls is ``**``)."""
-    out, depth = [], 0
-    for ch in rside:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "^" and depth > 0:
-            out.append("**")
-        else:
-            out.append(ch)
-    return "".join(out).replace("TRUE", "True").replace("FALSE", "False")
-
 
 # ---------------------------------------------------------------------------- frame
 def _as_factor(s: pd.Series) -> pd.Categorical:
@@ -99,34 +79,19 @@ def _prepare_column(s: pd.Series) -> pd.Series:
 
 @dataclass
 class GroupFactor:
-    """A grouping factor: its R name, level labels and the level code of every row."""
+    """A grouping factor: its R name, level labels, the level code of every row, and for
+    ``a:b`` the (a, b) labels of each level (levels are pairs, never joined strings)."""
 
     name: str
     levels: list[str]
     codes: np.ndarray
+    keys: list[tuple[str, ...]] = field(default_factory=list)
 
     @property
     def nlevels(self) -> int:
         return len(self.levels)
 
 
-def group_factor(frame: pd.DataFrame, term: RandomTerm) -> GroupFactor:
-    """Build ``a:b`` as R's interaction (first factor slowest), unused levels dropped."""
-    facs = [_as_factor(frame[v]) for v in term.group_vars]
-    codes = np.zeros(len(frame), dtype=np.int64)
-    levels = [""]
-    for f in facs:
-        c = np.asarray(f.codes, dtype=np.int64)
-        k = len(f.categories)
-        codes = codes * k + c
-        levels = [f"{a}:{b}" if a else str(b) for a in levels for b in f.categories]
-    used = np.unique(codes)
-    remap = np.full(len(levels), -1, dtype=np.int64)
-    remap[used] = np.arange(len(used))
-    return GroupFactor(term.group, [levels[i] for i in used], remap[codes])
-
-
-# ---------------------------------------------------------------------------- design
 @dataclass
 class TermDesign:
     """One random-effects term's columns and grouping factor."""
@@ -135,7 +100,8 @@ class TermDesign:
     factor: GroupFactor
     Xt: np.ndarray
     cnames: list[str]
-    spec: object  # formulaic ModelSpec of the term's left side
+    tinfo: TermsInfo  # R's terms of the term's left side
+    codings: dict[int, Coding]  # how its variables were coded (for new data)
 
     @property
     def name(self) -> str:
@@ -151,63 +117,56 @@ class Design:
     X: np.ndarray
     xnames: list[str]
     terms: list[TermDesign]
-    frame: pd.DataFrame  # the model frame (copy, NA rows removed)
+    frame: pd.DataFrame  # the data columns the model uses (copy, rows of the model frame)
     index: pd.Index  # row labels of the kept rows in the user's data
     n_na_dropped: int
-    fixed_spec: object
+    fixed_terms: TermsInfo  # R's terms of the fixed part
+    fixed_codings: dict[int, Coding]
+    state: dict  # what the data-dependent functions learnt at fit time (R's predvars)
     dropped_columns: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     data_name: str | None = None
     all_index: pd.Index | None = None  # row labels of the user's data, before na.omit
+    offset: np.ndarray | None = None  # the formula's offset() terms, summed (None: none)
 
     @property
     def n(self) -> int:
         return len(self.y)
 
 
-def _variables(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
-    """Columns of ``data`` the model uses, in the order they appear."""
-    names: list[str] = []
-    texts = [f"{to_python_expr(parsed.response)} ~ {to_python_expr(parsed.fixed)}"]
-    texts += [f"~ {to_python_expr(t.expr)}" for t in parsed.random]
-    for t in texts:
-        try:
-            req = Formula(t).required_variables
-        except Exception as e:  # formulaic parse errors in user terms
-            raise DataError(f"cannot read the formula part {t!r}: {e}") from None
-        for v in sorted(req, key=lambda v: t.find(str(v))):
-            roles = {str(getattr(r, "value", r)) for r in getattr(v, "roles", ())}
-            if "callable" in roles and "value" not in roles and str(v) == "offset":
-                raise DataError(f"offset() terms are not supported in lmer() formulas yet ({t!r}); "
-                                "subtract the offset from the response instead (glmer() takes offset())")
-            if "callable" in roles and "value" not in roles:
-                raise DataError(f"unknown function {str(v)!r} in {t!r}: formulas may use "
-                                "numpy functions (log, exp, sqrt, ...), I(), C(), poly(), scale() "
-                                "and center()")
-            if str(v) not in data.columns:
-                raise UnknownColumnError(_unknown_column(str(v), data, f"used in {t!r}"))
-            if str(v) not in names:
-                names.append(str(v))
-    # formulaic leaves out variables seen only inside stateful transforms (scale(x),
-    # center(x), poly(x, 2)); R's all.vars does not
-    for t in [parsed.response, parsed.fixed] + [t.expr for t in parsed.random]:
-        for v in all_vars(t):
-            if v in data.columns and v not in names:
-                names.append(v)
-    for t in parsed.random:
-        for v in t.group_vars:
-            if v not in data.columns:
-                raise UnknownColumnError(_unknown_column(v, data, f"grouping factor of {t}"))
-            if v not in names:
-                names.append(v)
-    return names
-
-
 def _unknown_column(name: str, data: pd.DataFrame, where: str) -> str:
-    import difflib
-    close = difflib.get_close_matches(name, [str(c) for c in data.columns], n=3)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return f"column {name!r} ({where}) is not in the data{hint}"
+    return unknown_column_message(name, data, where)
+
+
+def _parse_part(text: str, what: str) -> Node:
+    try:
+        return _parse(text)
+    except FormulaError as e:
+        raise FormulaError(f"{what}: {e}") from None
+
+
+def group_factor(values: list[RValue], term: RandomTerm) -> GroupFactor:
+    """``a:b`` as lme4 builds it (``as.factor(a:b)[, drop = TRUE]``): R's interaction,
+    first factor slowest, unused levels dropped; level keys are tuples of labels."""
+    facs = [as_factor(v, term.group) for v in values]
+    f = facs[0]
+    keys = [(lv,) for lv in f.levels]
+    for g in facs[1:]:
+        keys = [k + (lv,) for k in keys for lv in g.levels]
+        f = _cross(f, g)
+    used = np.unique(f.codes[f.codes >= 0])
+    remap = np.full(len(f.levels), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    codes = np.where(f.codes >= 0, remap[np.maximum(f.codes, 0)], -1)
+    return GroupFactor(term.group, [f.levels[i] for i in used], codes, [keys[i] for i in used])
+
+
+def _cross(a: Fct, b: Fct) -> Fct:
+    """All level pairs of two factors, first slowest (no level dropped yet)."""
+    nb = len(b.levels)
+    na = (a.codes < 0) | (b.codes < 0)
+    codes = np.where(na, -1, a.codes * nb + b.codes)
+    return Fct(codes, [f"{x}:{y}" for x in a.levels for y in b.levels])
 
 
 def _lme4_order(terms: list[TermDesign]) -> list[TermDesign]:
@@ -239,8 +198,27 @@ def drop_rank_deficient(X: np.ndarray, names: list[str], tol: float = 1e-7) -> l
     return keep
 
 
+class _Builder:
+    """Evaluates every variable of an lme4 formula once, on the whole data (R's
+    ``model.frame``: evaluation, then subset and ``na.omit``, then unused levels dropped)."""
+
+    def __init__(self, parsed: ParsedFormula, data: pd.DataFrame) -> None:
+        self.parsed = parsed
+        self.data = data
+        self.where = parsed.formula
+        self.ev = Evaluator(data, where=parsed.formula)
+
+    def values(self, tinfo: TermsInfo, skip_response: bool = False) -> dict[int, RValue]:
+        out = {}
+        for i, node in enumerate(tinfo.nodes):
+            if skip_response and i == tinfo.response:
+                continue
+            out[i] = self.ev.eval(node)
+        return out
+
+
 def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | None = None,
-                 allow_n: bool = False) -> Design:
+                 allow_n: bool = False, contrasts: dict[str, str] | None = None) -> Design:
     """Model frame, response, fixed-effects matrix and random-effects terms.  ``allow_n``:
     glmer's checks (a grouping factor may have one level per observation)."""
     checks.check_terms_present(parsed)
@@ -251,40 +229,74 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
     if data.columns.duplicated().any():
         dup = list(dict.fromkeys(data.columns[data.columns.duplicated()]))
         raise DataError(f"the data has duplicated column names: {dup}")
-    cols = _variables(parsed, data)
+    where = parsed.formula
+    resp_node = _parse_part(parsed.response, "the response")
+    fixed_node = _parse_part(parsed.fixed, "the fixed effects")
+    cols = [str(c) for c in data.columns]
+    fixed_node = expand_dot(fixed_node, cols, set(all_vars(parsed.response)))
+    check_allowed(resp_node, where)
+    check_allowed(fixed_node, where)
+    lhs_nodes = []
     for t in parsed.random:
+        node = _parse_part(t.expr, f"the random-effects term {t}")
+        check_allowed(node, where)
+        lhs_nodes.append(node)
         for v in t.group_vars:
+            if v not in data.columns:
+                raise UnknownColumnError(_unknown_column(v, data, f"grouping factor of {t}"))
             if data[v].isna().all():
                 raise DataError(f"grouping factor {v!r} of {t} has no non-missing values")
-    resp = parsed.response.strip()
-    if resp in data.columns:
-        s = data[resp]
-        if not (pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)):
-            raise DataError(f"the response {resp!r} must be numeric; it is a "
-                            f"{'factor' if isinstance(s.dtype, pd.CategoricalDtype) else str(s.dtype)} column")
-    frame = pd.DataFrame({c: _prepare_column(data[c]) for c in cols}, index=data.index)
-    ok = frame.notna().all(axis=1).to_numpy()
-    n_drop = int((~ok).sum())
-    frame = frame.loc[ok]
-    if len(frame) == 0:
-        raise ModelError("no rows left after removing rows with missing values "
-                         f"in {', '.join(cols)}")
-    fixed_text = f"{to_python_expr(parsed.response)} ~ {to_python_expr(parsed.fixed)}"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mm = model_matrix(fixed_text, frame, na_action="ignore")
-    except Exception as e:
-        raise DataError(f"cannot build the fixed-effects part {parsed.fixed_formula()!r}: {e}") from None
-    yframe = mm.lhs
-    if yframe.shape[1] != 1:
+    fixed_t = r_terms(fixed_node, parsed.fixed_formula(), resp_node)
+    b = _Builder(parsed, data)
+    fvals = b.values(fixed_t)
+    y_val = fvals[fixed_t.response]
+    if isinstance(y_val, (Fct, Chr)) or (isinstance(y_val, Lgl) and parsed.response.strip() in data.columns):
+        kind = "factor" if isinstance(y_val, Fct) else str(data[parsed.response.strip()].dtype) \
+            if parsed.response.strip() in data.columns else "character"
+        raise DataError(f"the response {parsed.response.strip()!r} must be numeric; it is a "
+                        f"{kind} column")
+    if isinstance(y_val, Num) and y_val.is_matrix and y_val.values.shape[1] != 1:
         raise DataError(f"the response {parsed.response!r} must be a single numeric column")
-    y = np.asarray(yframe.iloc[:, 0], dtype=float)
-    checks.check_response(y, parsed.response, frame.index)
-    Xdf = mm.rhs
-    xnames = [r_column_name(c) for c in Xdf.columns]
-    X = np.asarray(Xdf, dtype=float)
-    checks.check_fixed(X, xnames, frame.index)
+    rterms = [r_terms(node, f"~ {t.expr}") for node, t in zip(lhs_nodes, parsed.random)]
+    rvals = [b.values(rt) for rt in rterms]
+    gvals = [[from_column(data[v], v) for v in t.group_vars] for t in parsed.random]
+    # the model frame: rows with a missing value in any variable are dropped (na.omit)
+    allv = list(fvals.values()) + [v for d in rvals for v in d.values()] + \
+        [v for g in gvals for v in g]
+    bad = np.zeros(len(data), dtype=bool)
+    for v in allv:
+        if len(v) == len(data):
+            bad |= v.na()
+        elif len(v) != 1:
+            raise DataError(f"a variable of {where!r} has {len(v)} values; the data has "
+                            f"{len(data)} rows")
+    rows = np.flatnonzero(~bad)
+    n_drop = int(bad.sum())
+    if len(rows) == 0:
+        raise ModelError("no rows left after removing rows with missing values "
+                         f"in {', '.join(_data_columns(parsed, data))}")
+
+    def take(v: RValue) -> RValue:
+        return drop_unused(v.take(rows)) if len(v) == len(data) else v
+
+    fvals = {i: take(v) for i, v in fvals.items()}
+    rvals = [{i: take(v) for i, v in d.items()} for d in rvals]
+    gvals = [[take(v) for v in g] for g in gvals]
+    index = data.index[rows]
+    frame = pd.DataFrame({c: _prepare_column(data[c].iloc[rows])
+                          for c in _data_columns(parsed, data)}, index=index)
+    yv = fvals[fixed_t.response]
+    y = np.asarray(yv.values, float).reshape(len(rows), -1)[:, 0] if len(yv) == len(rows) else \
+        np.full(len(rows), float(np.asarray(yv.values).ravel()[0]))
+    checks.check_response(y, parsed.response, index)
+    X, xnames, _, fcod = model_matrix(fixed_t, fvals, len(rows), contrasts)
+    offset = None
+    for i in fixed_t.offsets:
+        ov = fvals[i]
+        o = np.asarray(ov.values, float).reshape(len(rows), -1)[:, 0] if len(ov) == len(rows) \
+            else np.full(len(rows), float(np.asarray(ov.values).ravel()[0]))
+        offset = o if offset is None else offset + o
+    checks.check_fixed(X, xnames, index)
     keep = drop_rank_deficient(X, xnames)
     messages, dropped = [], []
     if len(keep) < X.shape[1]:
@@ -295,15 +307,9 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
         X = X[:, keep]
         xnames = [xnames[j] for j in keep]
     terms = []
-    for t in parsed.random:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                zm = model_matrix(to_python_expr(t.expr), frame, na_action="ignore")
-        except Exception as e:
-            raise DataError(f"cannot build the random-effects term {str(t)!r}: {e}") from None
-        terms.append(TermDesign(t, group_factor(frame, t), np.asarray(zm, float),
-                                [r_column_name(c) for c in zm.columns], zm.model_spec))
+    for t, rt, vals, gv in zip(parsed.random, rterms, rvals, gvals):
+        Xt, cnames, _, cod = model_matrix(rt, vals, len(rows), contrasts)
+        terms.append(TermDesign(t, group_factor(gv, t), Xt, cnames, rt, cod))
     terms = _lme4_order(terms)
     checks.check_levels(terms, len(y), allow_n)
     checks.check_nobs_vs_nre(terms, len(y), allow_n)
@@ -311,9 +317,26 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
     if scale_msg:
         messages.append(scale_msg)
     return Design(parsed=parsed, y=y, X=X, xnames=xnames, terms=terms, frame=frame,
-                  index=frame.index, n_na_dropped=n_drop, fixed_spec=Xdf.model_spec,
-                  dropped_columns=dropped, messages=messages, data_name=data_name,
-                  all_index=data.index)
+                  index=index, n_na_dropped=n_drop, fixed_terms=fixed_t, fixed_codings=fcod,
+                  state=b.ev.state, dropped_columns=dropped, messages=messages,
+                  data_name=data_name, all_index=data.index, offset=offset)
+
+
+def _data_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
+    """The data's columns the formula names, in order of appearance."""
+    names: list[str] = []
+    for text in [parsed.response, parsed.fixed] + [t.expr for t in parsed.random]:
+        for v in all_vars(text):
+            if v in data.columns and v not in names:
+                names.append(v)
+    for t in parsed.random:
+        for v in t.group_vars:
+            if v not in names:
+                names.append(v)
+    if "." in all_vars(parsed.fixed):
+        resp = set(all_vars(parsed.response))
+        names += [str(c) for c in data.columns if str(c) not in names and str(c) not in resp]
+    return names
 
 
 def _to_pandas(data) -> pd.DataFrame:
@@ -332,55 +355,51 @@ def _to_pandas(data) -> pd.DataFrame:
                     f"not {type(data).__name__}")
 
 
-def new_fixed_matrix(design: Design, newdata: pd.DataFrame) -> np.ndarray:
-    """The fixed-effects columns for new data, rebuilt from the kept ModelSpec."""
-    fixed_vars = {str(v) for v in design.fixed_spec.required_variables}
-    missing = [v for v in fixed_vars if v not in newdata.columns]
-    if missing:
-        raise UnknownColumnError(_unknown_column(missing[0], newdata, "needed by the fixed effects"))
-    frame = _new_frame(design, newdata, check=fixed_vars)
-    mm = design.fixed_spec.get_model_matrix(frame, na_action="ignore")
-    names = [r_column_name(c) for c in mm.columns]
-    idx = [names.index(c) for c in design.xnames]
-    return np.asarray(mm, float)[:, idx]
-
-
-def _new_frame(design: Design, newdata: pd.DataFrame, check=()) -> pd.DataFrame:
-    """New data in the model frame's coding; a new factor level in ``check`` columns is an
-    error (R: "factor f has new level(s)"), elsewhere it becomes missing."""
-    cols = [c for c in design.frame.columns if c in newdata.columns]
+def _new_values(design: Design, tinfo: TermsInfo, newdata: pd.DataFrame, what: str
+                ) -> dict[int, RValue]:
+    """The variables of ``tinfo`` evaluated on new data with the fit's parameters."""
+    ev = Evaluator(newdata, state=design.state, predicting=True, where=design.parsed.formula)
     out = {}
-    for c in cols:
-        s = newdata[c]
-        ref = design.frame[c]
-        if isinstance(ref.dtype, pd.CategoricalDtype):
-            vals = s.astype(object).map(lambda v: None if pd.isna(v) else _label(v) if not isinstance(v, str) else v)
-            if s.dtype == bool or str(s.dtype) == "boolean":
-                vals = s.map(lambda v: None if pd.isna(v) else ("TRUE" if v else "FALSE"))
-            cats = list(ref.cat.categories)
-            new = vals.notna() & ~vals.isin(cats)
-            if new.any() and c in check:
-                raise DataError(f"factor {c!r} has new level(s) "
-                                f"{', '.join(map(repr, vals[new].unique()[:5]))} not seen in the fit")
-            out[c] = pd.Categorical(vals.where(~new, None), categories=cats)
-        else:
-            out[c] = _prepare_column(s)
-    return pd.DataFrame(out, index=newdata.index)
+    for i in tinfo.used():
+        try:
+            out[i] = ev.eval(tinfo.nodes[i])
+        except UnknownColumnError as e:
+            raise UnknownColumnError(f"{e} ({what})") from None
+    return out
+
+
+def new_fixed_matrix(design: Design, newdata: pd.DataFrame) -> np.ndarray:
+    """The fixed-effects columns for new data, rebuilt as the fit built them (R's predvars
+    and xlevels); rows with a missing variable give NaN."""
+    t = design.fixed_terms
+    vals = _new_values(design, t, newdata, "needed by the fixed effects")
+    X, names, _, _ = model_matrix(t, vals, len(newdata), codings=design.fixed_codings)
+    idx = [names.index(c) for c in design.xnames]
+    return X[:, idx]
+
+
+def new_offset(design: Design, newdata: pd.DataFrame) -> np.ndarray:
+    """The formula's ``offset()`` terms on new data (zeros when it has none)."""
+    t = design.fixed_terms
+    out = np.zeros(len(newdata))
+    if t.offsets:
+        ev = Evaluator(newdata, state=design.state, predicting=True, where=design.parsed.formula)
+        for i in t.offsets:
+            v = ev.eval(t.nodes[i])
+            out = out + np.asarray(v.values, float).reshape(len(v), -1)[:, 0]
+    return out
 
 
 def new_term_rows(design: Design, td: TermDesign, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """For new data: a term's columns and each row's level index (-1 for a new level)."""
-    frame = _new_frame(design, newdata)
-    zm = td.spec.get_model_matrix(frame, na_action="ignore")
-    Xt = np.asarray(zm, float)
-    labels = None
+    vals = _new_values(design, td.tinfo, newdata, f"random-effects term {td.term}")
+    Xt, _, _, _ = model_matrix(td.tinfo, vals, len(newdata), codings=td.codings)
+    parts = []
     for v in td.term.group_vars:
         if v not in newdata.columns:
             raise DataError(_unknown_column(v, newdata, f"grouping factor of {td.term}"))
-        lab = newdata[v].map(lambda x: None if pd.isna(x) else _label(x) if not isinstance(x, str) else x)
-        if newdata[v].dtype == bool:
-            lab = newdata[v].map(lambda x: "TRUE" if x else "FALSE")
-        labels = lab if labels is None else labels.astype(str) + ":" + lab.astype(str)
-    pos = {l: i for i, l in enumerate(td.factor.levels)}
-    codes = np.array([pos.get(l, -1) for l in labels], dtype=np.int64)
+        parts.append(as_strings(from_column(newdata[v], v)))
+    pos = {k: i for i, k in enumerate(td.factor.keys)}
+    codes = np.array([pos.get(tuple(k), -1) if all(x is not None for x in k) else -1
+                      for k in zip(*parts)], dtype=np.int64)
     return Xt, codes

@@ -71,6 +71,22 @@ def _deparse_string(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+_UNESCAPE = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+
+
+def string_value(deparsed: str) -> str:
+    """The string a deparsed literal stands for (the inverse of :func:`_deparse_string`)."""
+    body, out, i = deparsed[1:-1], [], 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body):
+            out.append(_UNESCAPE.get(body[i + 1], body[i + 1]))
+            i += 2
+        else:
+            out.append(body[i])
+            i += 1
+    return "".join(out)
+
+
 # ---------------------------------------------------------------------------
 # Deparser (R's deparse rules)
 # ---------------------------------------------------------------------------

@@ -1,0 +1,220 @@
+"""R's values as a model formula sees them: numeric vectors and matrices, logicals, character
+vectors and factors, each with R's missing value.
+
+The safe evaluator (:mod:`mlm_wrap.spec.evaluate`) computes with these and nothing else:
+a data column becomes one of them (:func:`from_column`), R's functions map them to new ones,
+and the model matrix (:mod:`mlm_wrap.spec.model_matrix`) turns them into columns.  No value
+carries behaviour: these are plain arrays with R's type attached.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Union
+
+import numpy as np
+import pandas as pd
+
+from mlm_wrap.errors import DataError
+from mlm_wrap.rformat.numbers import format_num
+
+
+@dataclass
+class Num:
+    """A double (or integer) vector, or a numeric matrix (``poly()``, ``ns()``, ``scale()``);
+    NaN is R's NA.  ``colnames`` names a matrix's columns (None: R's ``1, 2, ...``)."""
+
+    values: np.ndarray
+    colnames: list[str] | None = None
+    integer: bool = False
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def is_matrix(self) -> bool:
+        return self.values.ndim == 2
+
+    def na(self) -> np.ndarray:
+        v = self.values
+        return np.isnan(v).any(axis=1) if v.ndim == 2 else np.isnan(v)
+
+    def take(self, rows: np.ndarray) -> "Num":
+        return replace(self, values=self.values[rows])
+
+
+@dataclass
+class Lgl:
+    """A logical vector: 1.0 TRUE, 0.0 FALSE, NaN NA."""
+
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def na(self) -> np.ndarray:
+        return np.isnan(self.values)
+
+    def take(self, rows: np.ndarray) -> "Lgl":
+        return Lgl(self.values[rows])
+
+
+@dataclass
+class Chr:
+    """A character vector (object array of str; None is NA)."""
+
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def na(self) -> np.ndarray:
+        return np.array([v is None for v in self.values], dtype=bool)
+
+    def take(self, rows: np.ndarray) -> "Chr":
+        return Chr(self.values[rows])
+
+
+@dataclass
+class Fct:
+    """A factor: 0-based codes (-1 is NA) into ``levels``; ``contrasts`` is what ``C()``
+    attached (a contrast name such as ``"contr.sum"``, or a matrix), None for the default."""
+
+    codes: np.ndarray
+    levels: list[str]
+    ordered: bool = False
+    contrasts: Any = field(default=None)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def na(self) -> np.ndarray:
+        return self.codes < 0
+
+    def take(self, rows: np.ndarray) -> "Fct":
+        return replace(self, codes=self.codes[rows])
+
+    def labels(self) -> np.ndarray:
+        """The level label of every element (None for NA)."""
+        lv = np.array(list(self.levels) + [None], dtype=object)
+        return lv[np.where(self.codes < 0, len(self.levels), self.codes)]
+
+
+RValue = Union[Num, Lgl, Chr, Fct]
+
+
+# ------------------------------------------------------------------------ R's as.character
+def num_labels(values: np.ndarray, integer: bool = False) -> list[str | None]:
+    """R's ``as.character()`` of numbers (15 significant digits, R's choice of fixed or
+    scientific notation per element): the labels ``factor()`` gives numeric levels."""
+    out: list[str | None] = []
+    for v in np.asarray(values, float):
+        if np.isnan(v):
+            out.append(None)
+        elif integer:
+            out.append(str(int(v)))
+        else:
+            out.append(format_num([float(v)], digits=15)[0].strip())
+    return out
+
+
+def level_label(v: Any) -> str:
+    """R's label of one level value of a data column."""
+    if isinstance(v, (bool, np.bool_)):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return num_labels(np.array([float(v)]))[0] or "NA"
+    return str(v)
+
+
+def sort_levels(values: list) -> list:
+    """``sort(unique(x))`` as R orders a factor's levels: numbers numerically, strings as text."""
+    try:
+        return sorted(values)
+    except TypeError:  # mixed kinds: R holds them as character
+        return sorted(values, key=str)
+
+
+# ------------------------------------------------------------------------ data -> values
+def from_column(s: pd.Series, name: str) -> RValue:
+    """A data column as R holds it: numeric, logical, character or factor (a pandas
+    Categorical keeps its category order as the factor's levels)."""
+    dt = s.dtype
+    if isinstance(dt, pd.CategoricalDtype):
+        cats = [level_label(c) for c in dt.categories]
+        return Fct(np.asarray(s.cat.codes, dtype=np.int64), cats, ordered=bool(dt.ordered))
+    if pd.api.types.is_bool_dtype(dt):
+        vals = s.astype("float64") if not pd.api.types.is_extension_array_dtype(dt) else \
+            s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        return Lgl(np.asarray(vals, dtype=float))
+    if pd.api.types.is_numeric_dtype(dt):
+        if pd.api.types.is_complex_dtype(dt):
+            raise DataError(f"column {name!r} is complex-valued; model formulas take real numbers")
+        integer = pd.api.types.is_integer_dtype(dt)
+        if pd.api.types.is_extension_array_dtype(dt):
+            arr = s.to_numpy(dtype=float, na_value=np.nan)
+        else:
+            arr = np.asarray(s, dtype=float)
+        return Num(arr, integer=integer)
+    if pd.api.types.is_string_dtype(dt) or dt == object:
+        vals = np.empty(len(s), dtype=object)
+        for i, v in enumerate(s.tolist()):
+            vals[i] = None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA \
+                else level_label(v)
+        return Chr(vals)
+    raise DataError(f"column {name!r} has type {dt}, which a model formula cannot use "
+                    "(numbers, logicals, strings and categoricals can be used)")
+
+
+def as_factor(v: RValue, what: str = "value") -> Fct:
+    """R's ``as.factor()``: a factor stays, a character or logical vector gets sorted levels,
+    numbers get numerically sorted levels labelled as R labels them."""
+    if isinstance(v, Fct):
+        return v
+    if isinstance(v, Chr):
+        na = v.na()
+        levels = sort_levels(list(dict.fromkeys(v.values[~na])))
+        pos = {lv: i for i, lv in enumerate(levels)}
+        codes = np.array([-1 if m else pos[x] for x, m in zip(v.values, na)], dtype=np.int64)
+        return Fct(codes, levels)
+    if isinstance(v, Lgl):
+        na = v.na()
+        present = sorted({bool(x) for x in v.values[~na]})
+        levels = ["TRUE" if b else "FALSE" for b in present]
+        pos = {b: i for i, b in enumerate(present)}
+        codes = np.array([-1 if m else pos[bool(x)] for x, m in zip(v.values, na)], dtype=np.int64)
+        return Fct(codes, levels)
+    if isinstance(v, Num):
+        if v.is_matrix:
+            raise DataError(f"{what} is a matrix and cannot be a factor")
+        na = v.na()
+        uniq = np.unique(v.values[~na])
+        labels = num_labels(uniq, v.integer)
+        codes = np.full(len(v), -1, dtype=np.int64)
+        codes[~na] = np.searchsorted(uniq, v.values[~na])
+        return Fct(codes, [str(x) for x in labels])
+    raise DataError(f"{what} cannot be a factor")
+
+
+def as_numeric(v: RValue, what: str = "value") -> Num:
+    """R's ``as.numeric()``: logicals 0/1, factors their codes (1-based, as R)."""
+    if isinstance(v, Num):
+        return v
+    if isinstance(v, Lgl):
+        return Num(v.values.copy())
+    if isinstance(v, Fct):
+        return Num(np.where(v.codes < 0, np.nan, v.codes + 1.0), integer=True)
+    raise DataError(f"{what} is character; R cannot use it as a number here")
+
+
+def as_strings(v: RValue) -> np.ndarray:
+    """R's ``as.character()`` (object array, None for NA)."""
+    if isinstance(v, Chr):
+        return v.values
+    if isinstance(v, Fct):
+        return v.labels()
+    if isinstance(v, Lgl):
+        return np.array([None if np.isnan(x) else ("TRUE" if x else "FALSE") for x in v.values],
+                        dtype=object)
+    return np.array(num_labels(v.values, v.integer), dtype=object)
