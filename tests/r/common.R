@@ -9,7 +9,17 @@
 #   * printouts are capture.output() of print(summary(m)), display(m), print(VarCorr(m)),
 #     ..., joined with "\n";
 #   * data/NAME.csv is write.csv(df, row.names = FALSE, na = ""), and data/NAME.levels.json
-#     the levels of every factor column, in R's order.
+#     the levels of every factor column, in R's order;
+#   * data/NAME.ordered.json (the idioms corpus writes it for every data set; the core, v2
+#     and extra corpora predate it and do not -- core's InstEval has ordered factors, listed
+#     in its levels.json like any other): a JSON array of the names of the columns that are
+#     ORDERED factors (is.ordered), [] when there are none.  Their levels in levels.json are
+#     then in increasing order (low < mid < high), and R gives them contr.poly contrasts
+#     (columns .L, .Q, .C, ^4, ...).  A column not in levels.json is not a factor in R:
+#     character columns (R's model.frame makes them factors with sorted levels), logical
+#     columns (TRUE / FALSE, empty cell = NA) and numbers;
+#   * column names are kept as they are (read.csv(check.names = FALSE)): dotted, non-ASCII
+#     (UTF-8) and names with spaces (`my var`) occur in the idioms corpus.
 #
 # A model case is a spec (a list: id, data, fun, formula, REML, family, weights, offset,
 # subset, nAGQ, control, profile, predict_rows, fitted_rows, extra) and a style, which names
@@ -55,17 +65,21 @@ out_path <- function(...) file.path(OUT, ...)
 # Write the data set and make it available to the fits under its name (the R calls say
 # `data = name`, and lme4 / lmerTest / pbkrtest re-evaluate those calls).  reload = TRUE:
 # the fits see the data as read back from the CSV (numbers rounded to write.csv's 15
-# significant digits, factor levels restored from levels.json), as in the v2 corpus.
-write_data <- function(df, name, reload = FALSE) {
+# significant digits, factor levels restored from levels.json, ordered factors ordered
+# again), as in the v2 corpus.  ordered_json = TRUE: also write NAME.ordered.json.
+write_data <- function(df, name, reload = FALSE, ordered_json = FALSE) {
   csv <- out_path("data", paste0(name, ".csv"))
   utils::write.csv(df, csv, row.names = FALSE, na = "")
   facs <- names(df)[vapply(df, is.factor, logical(1))]
+  ord <- names(df)[vapply(df, is.ordered, logical(1))]
   lv <- lapply(facs, function(f) arr(levels(df[[f]])))
   names(lv) <- facs
   write_json_file(if (length(lv)) lv else list(), out_path("data", paste0(name, ".levels.json")))
+  if (ordered_json) write_json_file(arr(ord), out_path("data", paste0(name, ".ordered.json")))
   if (reload) {
-    df <- utils::read.csv(csv, stringsAsFactors = FALSE)
-    for (f in facs) df[[f]] <- factor(as.character(df[[f]]), levels = lv[[f]])
+    df <- utils::read.csv(csv, stringsAsFactors = FALSE, check.names = FALSE)
+    for (f in facs) df[[f]] <- factor(as.character(df[[f]]), levels = lv[[f]],
+                                      ordered = f %in% ord)
   }
   assign(name, df, envir = globalenv())
   invisible(df)

@@ -214,7 +214,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("new", type=Path)
     ap.add_argument("ref", type=Path)
-    ap.add_argument("--only", default="core,v2,extra", help="comma-separated corpora")
+    ap.add_argument("--only", default="core,v2,extra,idioms", help="comma-separated corpora")
     ap.add_argument("--skip-case", default="", help="comma-separated case ids not regenerated")
     ap.add_argument("--rtol", type=float, default=1e-7)
     ap.add_argument("--atol", type=float, default=1e-10)
@@ -236,7 +236,7 @@ def main(argv=None) -> int:
         if data:
             stem = Path(data).stem
             d = f.split("/")[0] + "/data/"
-            for g in (d + data, d + stem + ".levels.json"):
+            for g in (d + data, d + stem + ".levels.json", d + stem + ".ordered.json"):
                 if g in ref_files and g not in new_files:
                     skipped_files.add(g)
     ref_files -= skipped_files

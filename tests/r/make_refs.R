@@ -1,22 +1,25 @@
 #!/usr/bin/env Rscript
-# The one entry point for the R reference files under tests/r/refs/ (core, v2, extra).
+# The one entry point for the R reference files under tests/r/refs/ (core, v2, extra, idioms).
 #
 #   Rscript tests/r/make_refs.R                  # regenerate every file under tests/r/refs/
 #   Rscript tests/r/make_refs.R --check          # regenerate into a temporary directory and
 #                                                # compare with the committed files (exit 1
 #                                                # on any difference; tests/r/compare_refs.py)
-#   Rscript tests/r/make_refs.R --only core|v2|extra   (comma-separated; both modes)
+#   Rscript tests/r/make_refs.R --only core|v2|extra|idioms   (comma-separated; both modes)
 #   Rscript tests/r/make_refs.R --skip insteval_crossed  (case ids, comma-separated: not
 #                                                # refitted; their committed files are kept
 #                                                # and not compared)
 #   --keep   keep the temporary tree (printed) after --check
 #
 # Run from anywhere.  Needs R with lme4, arm, lmerTest, pbkrtest, emmeans, broom.mixed,
-# performance, nlme, MASS, jsonlite (the versions are written to every case JSON and to
-# tests/r/refs/VERSIONS.json) and python3 for --check.
+# performance, nlme, MASS, jsonlite, and for the idioms corpus mlmRev and splines (the
+# versions are written to every case JSON and to tests/r/refs/VERSIONS.json) and python3
+# for --check.
 #
 # Layout: common.R (JSON/CSV writers, the per-field computations shared by all corpora,
-# the case writer), corpus_core.R, corpus_v2.R, corpus_extra.R (data sets and case specs).
+# the case writer), corpus_core.R, corpus_v2.R, corpus_extra.R, corpus_idioms.R (data sets
+# and case specs; idioms: model.matrix references of R's formula language and published
+# lmer models).
 # Every corpus is written into a fresh directory and then replaces tests/r/refs/<corpus>,
 # so files of removed cases do not linger.
 #
@@ -32,7 +35,7 @@ script_path <- function() {
 }
 HERE <- dirname(script_path())
 REFS <- file.path(HERE, "refs")
-CORPORA <- c("core", "v2", "extra")
+CORPORA <- c("core", "v2", "extra", "idioms")
 
 arg_value <- function(args, flag) {
   i <- which(args == flag)
@@ -76,7 +79,8 @@ for (cp in ONLY) {
               proc.time()[["elapsed"]] - t0))
 }
 vers <- c(versions_list(), list(R.version.string = R.version.string),
-          lapply(c(Matrix = "Matrix", nlme = "nlme", MASS = "MASS", jsonlite = "jsonlite"),
+          lapply(c(Matrix = "Matrix", nlme = "nlme", MASS = "MASS", jsonlite = "jsonlite",
+                   mlmRev = "mlmRev"),
                  function(p) as.character(packageVersion(p))))
 OUT <- TMP
 write_json_file(vers, file.path(TMP, "VERSIONS.json"))
@@ -91,7 +95,7 @@ keep_skipped <- function(cp) {
     file.copy(f, file.path(TMP, cp, "cases"))
     data <- jsonlite::fromJSON(f)$data
     stem <- sub("\\.csv$", "", data)
-    for (g in file.path(REFS, cp, "data", c(data, paste0(stem, ".levels.json"))))
+    for (g in file.path(REFS, cp, "data", c(data, paste0(stem, c(".levels.json", ".ordered.json")))))
       if (file.exists(g) && !file.exists(file.path(TMP, cp, "data", basename(g))))
         file.copy(g, file.path(TMP, cp, "data"))
   }
