@@ -18,7 +18,8 @@ REFS = ROOT / "tests" / "r" / "refs"
 CASES = REFS / "core" / "cases"
 EXTRA = REFS / "extra"
 V2 = REFS / "v2"
-_PREFIX = {"extra:": EXTRA, "v2:": V2}
+IDIOMS = REFS / "idioms"
+_PREFIX = {"extra:": EXTRA, "v2:": V2, "idioms:": IDIOMS}
 
 
 def _case_file(case_id: str) -> Path:
@@ -53,7 +54,9 @@ def load_data(name: str, data_dir: str | Path | None = None) -> pd.DataFrame:
     data_dir = Path(data_dir) if data_dir else REFS / "core" / "data"
     df = pd.read_csv(data_dir / name, keep_default_na=True)
     levels = json.loads((data_dir / name.replace(".csv", ".levels.json")).read_text()) or {}
+    ordered_file = data_dir / name.replace(".csv", ".ordered.json")
+    ordered = set(json.loads(ordered_file.read_text()) or []) if ordered_file.exists() else set()
     for col, lv in levels.items():
         df[col] = pd.Categorical(df[col].astype("string").str.replace(r"\.0$", "", regex=True),
-                                 categories=[str(x) for x in lv])
+                                 categories=[str(x) for x in lv], ordered=col in ordered)
     return df

@@ -61,10 +61,22 @@ class Solution:
 class LmmProblem(ReTerms):
     """Data of one model, with the cross-products kept so each theta costs little."""
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, blocks: list[ReBlock]):
+    def __init__(self, X: np.ndarray, y: np.ndarray, blocks: list[ReBlock],
+                 weights: np.ndarray | None = None, offset: np.ndarray | None = None):
+        """``weights``: lme4's prior weights (residual variance sigma^2 / w_i); ``offset``:
+        known terms of the linear predictor.  As lme4 does, the rows of X, Z and y - offset
+        are scaled by sqrt(w) and the criteria carry ``- sum(log w)``; ``X``, ``y`` and the
+        blocks below are those working (scaled) quantities."""
+        n = len(y)
+        self.offset = np.zeros(n) if offset is None else np.asarray(offset, float)
+        self.weights = None if weights is None else np.asarray(weights, float)
+        self.sw = np.ones(n) if weights is None else np.sqrt(self.weights)
+        self.ldW = 0.0 if weights is None else float(np.sum(np.log(self.weights)))
+        if weights is not None:
+            blocks = [ReBlock(b.codes, b.Xt * self.sw[:, None], b.nlevels) for b in blocks]
         super().__init__(blocks)
-        self.X = np.asarray(X, float)
-        self.y = np.asarray(y, float)
+        self.X = np.asarray(X, float) * self.sw[:, None]
+        self.y = (np.asarray(y, float) - self.offset) * self.sw
         self.n, self.p = self.X.shape
         Zs = [b.Z() for b in self.blocks]
         self.Z = sp.hstack(Zs, format="csc") if Zs else sp.csc_matrix((self.n, 0))
@@ -100,13 +112,14 @@ class LmmProblem(ReTerms):
             beta, logdet_RX = np.zeros(0), 0.0
         u = L.solve_Lt(cu - RZX @ beta)
         b = self.lam(Ts, u)
-        fitted = self.X @ beta + self.Z @ b
-        resid = self.y - fitted
+        work = self.X @ beta + self.Z @ b
+        resid = self.y - work
+        fitted = work / self.sw + self.offset
         pwrss = float(resid @ resid + u @ u)
         logdet_L = L.logdet()
-        dev_ml = logdet_L + n * (1.0 + LOG2PI + np.log(pwrss / n))
+        dev_ml = logdet_L + n * (1.0 + LOG2PI + np.log(pwrss / n)) - self.ldW
         nmp = n - p
-        reml = logdet_L + logdet_RX + nmp * (1.0 + LOG2PI + np.log(pwrss / nmp))
+        reml = logdet_L + logdet_RX + nmp * (1.0 + LOG2PI + np.log(pwrss / nmp)) - self.ldW
         sol = Solution(theta=theta, beta=beta, u=u, b=b, pwrss=pwrss, logdet_L=logdet_L,
                        logdet_RX=logdet_RX, RXtRX=RXtRX, sigma2_ml=pwrss / n,
                        sigma2_reml=pwrss / nmp, deviance_ml=float(dev_ml),

@@ -50,7 +50,7 @@ class FitInfo:
 
 def make_problem(design: Design) -> LmmProblem:
     blocks = [ReBlock(t.factor.codes, t.Xt, t.factor.nlevels) for t in design.terms]
-    return LmmProblem(design.X, design.y, blocks)
+    return LmmProblem(design.X, design.y, blocks, weights=design.weights, offset=design.offset)
 
 
 def _safe_chol(C: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from mlm_wrap.models.loglik import LogLik, make_unique
 from mlm_wrap.models.summary import Summary
 from mlm_wrap.models.varcorr import VarCorr, VarCorrTerm
 from mlm_wrap.rformat.objects import RFrame, RList, RSeries
-from mlm_wrap.spec.design import Design, build_design, new_fixed_matrix, new_term_rows
+from mlm_wrap.spec.design import Design, build_design, new_fixed_matrix, new_offset, new_term_rows
 from mlm_wrap.spec.formula import parse_formula
 from mlm_wrap.spec.plan import Plan, make_plan
 
@@ -174,11 +174,31 @@ class LmerMod:
         return self.nobs() - self._npar()
 
     # -- fitted values and prediction ----------------------------------------------------
-    def fitted(self) -> pd.Series:
-        return pd.Series(self._sol.fitted, index=self.design.index, name="fitted")
+    def _padded(self, values: np.ndarray, name: str) -> pd.Series:
+        """Per-row values; with ``na_action="na.exclude"`` the rows dropped for missing
+        values come back as NaN (R's ``naresid``)."""
+        out = pd.Series(values, index=self.design.index, name=name)
+        if self.design.na_action == "na.exclude" and self.design.n_na_dropped:
+            full = pd.Series(np.nan, index=self.design.exclude_index, name=name)
+            full.iloc[self.design.exclude_index.get_indexer(self.design.index)] = values
+            return full
+        return out
 
-    def residuals(self) -> pd.Series:
-        return pd.Series(self.design.y - self._sol.fitted, index=self.design.index, name="residuals")
+    def fitted(self) -> pd.Series:
+        return self._padded(self._sol.fitted, "fitted")
+
+    def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:
+        """lme4's ``residuals(m, type =, scaled =)``: ``"response"`` (y - fitted) or
+        ``"pearson"`` (times sqrt(prior weight)); ``scaled=True`` divides by sigma."""
+        r = self.design.y - self._sol.fitted
+        if type == "pearson":
+            if self.design.weights is not None:
+                r = r * np.sqrt(self.design.weights)
+        elif type != "response":
+            raise ValueError(f"type must be 'response' or 'pearson' for an lmer fit, not {type!r}")
+        if scaled:
+            r = r / self.sigma()
+        return self._padded(r, "residuals")
 
     def _terms_in(self, re_form) -> list[int]:
         """Indices of the random terms a ``re_form`` keeps (None: all; ~0/NA/False: none)."""
@@ -234,7 +254,7 @@ class LmerMod:
             return pd.Series(self.design.X @ beta + self._re_part(keep, None), index=self.design.index)
         if not isinstance(newdata, pd.DataFrame):
             newdata = pd.DataFrame(newdata)
-        pred = new_fixed_matrix(self.design, newdata) @ beta
+        pred = new_fixed_matrix(self.design, newdata) @ beta + new_offset(self.design, newdata)
         return pd.Series(pred + self._re_part(keep, newdata, allow_new_levels), index=newdata.index)
 
     # -- intervals ----------------------------------------------------------------------
@@ -279,20 +299,30 @@ def _pct(p: float) -> str:
 
 
 def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None = None,
-         data_name: str | None = None) -> LmerMod:
+         data_name: str | None = None, weights=None, offset=None, subset=None,
+         na_action: str = "na.omit", contrasts: dict[str, str] | None = None) -> LmerMod:
     """Fit a linear mixed model from an lme4 formula, as ``lme4::lmer`` does.
 
-    ``REML=False`` fits by maximum likelihood.  ``engine="statsmodels"`` fits with
-    statsmodels MixedLM and checks (and if needed polishes) the optimum against lme4's
-    criterion; ``engine="sparse"`` minimises lme4's profiled criterion directly on
-    sparse matrices; ``"auto"`` (the default, or ``MLM_WRAP_ENGINE``) picks MixedLM for
-    one grouping factor with few groups and the sparse engine otherwise.
+    ``REML=False`` fits by maximum likelihood.  R's other arguments: ``weights`` (prior
+    weights: the residual variance of row i is sigma^2 / w_i), ``offset`` (added to the
+    linear predictor, as are ``offset()`` terms), ``subset`` (an R expression such as
+    ``'Diet != "4"'``, evaluated safely, or a boolean mask), ``na_action`` (``"na.omit"``;
+    ``"na.exclude"`` pads fitted values and residuals with NaN; ``"na.fail"``) and
+    ``contrasts`` (``{"f": "contr.sum"}``).  ``weights``/``offset`` take a column name or
+    an R expression, or one value per row.
+
+    ``engine="statsmodels"`` fits with statsmodels MixedLM and checks (and if needed
+    polishes) the optimum against lme4's criterion; ``engine="sparse"`` minimises lme4's
+    profiled criterion directly on sparse matrices; ``"auto"`` (the default, or
+    ``MLM_WRAP_ENGINE``) picks MixedLM for one grouping factor with few groups and the
+    sparse engine otherwise (and for weights or offsets).
     """
     if not isinstance(REML, (bool, np.bool_)):
         raise TypeError(f"REML must be True or False, not {REML!r}")
     parsed = parse_formula(formula)
     name = data_name or (getattr(data, "attrs", {}) or {}).get("name")
-    design = build_design(parsed, data, data_name=name)
+    design = build_design(parsed, data, data_name=name, weights=weights, offset=offset,
+                          subset=subset, na_action=na_action, contrasts=contrasts)
     if design.X.shape[1] == 0:
         REML = False  # lme4: REML with no fixed effects is ML (mkLmerDevfun's REML = p)
     plan = make_plan(design, REML=REML, engine=engine)
@@ -300,6 +330,9 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None
         problem = make_problem(design)
         info = fit_theta(plan, design, problem)
         model = LmerMod(design, plan, info, problem, data_name=name)
+    for arg, val in (("weights", weights), ("offset", offset), ("subset", subset)):
+        if isinstance(val, str):  # R prints the expression it was given (Weights:, Offset:, Subset:)
+            setattr(model, f"{arg}_arg", val)
     for msg in design.messages:
         warnings.warn(msg, MixedModelMessage, stacklevel=2)
     if not info.converged:

@@ -39,6 +39,7 @@ class Summary:
     #: the R expressions of glmer's ``weights =`` / ``offset =`` arguments, if any
     weights: str | None = None
     offset: str | None = None
+    subset: str | None = None
     useScale = True
 
     def __init__(self, model: Any, ddf: str | None = None,
@@ -67,7 +68,9 @@ class Summary:
             self.AICtab = {"AIC": m.AIC(), "BIC": m.BIC(), "logLik": float(self.logLik),
                            "deviance": m.deviance(), "df.resid": float(m.df_residual())}
         self.sigma: float = m.sigma()
-        self.residuals: np.ndarray = m.residuals().to_numpy() / self.sigma  # Pearson, scaled
+        self.residuals: np.ndarray = m.residuals(type="pearson").dropna().to_numpy() / self.sigma
+        self.weights, self.offset = call_arg(m, "weights"), call_arg(m, "offset")
+        self.subset = call_arg(m, "subset")
         self.varcor = m.VarCorr()
         self.ngrps: dict[str, int] = dict(m.ngrps())
         self.nobs: int = m.nobs()

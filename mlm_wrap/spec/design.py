@@ -127,7 +127,11 @@ class Design:
     messages: list[str] = field(default_factory=list)
     data_name: str | None = None
     all_index: pd.Index | None = None  # row labels of the user's data, before na.omit
-    offset: np.ndarray | None = None  # the formula's offset() terms, summed (None: none)
+    offset: np.ndarray | None = None  # offset() terms plus the offset= argument (None: none)
+    weights: np.ndarray | None = None  # prior weights (None: none)
+    na_action: str = "na.omit"
+    n_subset_dropped: int = 0  # rows left out by subset=
+    exclude_index: pd.Index | None = None  # rows na.exclude pads: the subset's rows, NA ones too
 
     @property
     def n(self) -> int:
@@ -217,10 +221,49 @@ class _Builder:
         return out
 
 
+NA_ACTIONS = ("na.omit", "na.exclude", "na.fail")
+
+
+def _argument(x, data: pd.DataFrame, b: "_Builder", what: str) -> RValue:
+    """``weights=`` / ``offset=`` / ``subset=``: an R expression of the data's columns (text,
+    evaluated by the safe evaluator) or one value per row (array-like)."""
+    if isinstance(x, str):
+        node = _parse_part(x, what)
+        check_allowed(node, f"{what} = {x}")
+        return Evaluator(data, state=b.ev.state, where=f"{what} = {x}").eval(node)
+    if isinstance(x, pd.Series):
+        if len(x) != len(data):
+            raise DataError(f"{what} has {len(x)} values; the data has {len(data)} rows")
+        return from_column(x.reset_index(drop=True), what)
+    arr = np.asarray(x)
+    if arr.dtype == bool:
+        return Lgl(arr.astype(float).ravel())
+    try:
+        arr = arr.astype(float).ravel()
+    except (TypeError, ValueError):
+        raise DataError(f"{what} must be numbers (or a column name)") from None
+    if arr.size not in (1, len(data)):
+        raise DataError(f"{what} has {arr.size} values; the data has {len(data)} rows")
+    return Num(np.full(len(data), arr[0]) if arr.size == 1 else arr)
+
+
+def _vector(v: RValue, n: int, what: str) -> np.ndarray:
+    if isinstance(v, (Fct, Chr)) or (isinstance(v, Num) and v.is_matrix and v.values.shape[1] != 1):
+        raise DataError(f"{what} must be one number per row")
+    out = np.asarray(v.values, float).reshape(len(v), -1)[:, 0]
+    return np.full(n, out[0]) if len(out) == 1 else out
+
+
 def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | None = None,
-                 allow_n: bool = False, contrasts: dict[str, str] | None = None) -> Design:
-    """Model frame, response, fixed-effects matrix and random-effects terms.  ``allow_n``:
+                 allow_n: bool = False, contrasts: dict[str, str] | None = None,
+                 weights=None, offset=None, subset=None, na_action: str = "na.omit") -> Design:
+    """Model frame, response, fixed-effects matrix and random-effects terms, as lme4's
+    ``lFormula``: ``subset`` (an R expression or a boolean mask) is applied first, then rows
+    with a missing value in any variable, ``weights`` or ``offset`` are dropped
+    (``na_action="na.omit"``/``"na.exclude"``) or refused (``"na.fail"``).  ``allow_n``:
     glmer's checks (a grouping factor may have one level per observation)."""
+    if na_action not in NA_ACTIONS:
+        raise ValueError(f"na_action must be one of {', '.join(NA_ACTIONS)}, not {na_action!r}")
     checks.check_terms_present(parsed)
     if not isinstance(data, pd.DataFrame):
         data = _to_pandas(data)
@@ -260,9 +303,17 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
     rterms = [r_terms(node, f"~ {t.expr}") for node, t in zip(lhs_nodes, parsed.random)]
     rvals = [b.values(rt) for rt in rterms]
     gvals = [[from_column(data[v], v) for v in t.group_vars] for t in parsed.random]
+    wv = _argument(weights, data, b, "weights") if weights is not None else None
+    ov = _argument(offset, data, b, "offset") if offset is not None else None
+    keep_rows = np.ones(len(data), dtype=bool)
+    if subset is not None:
+        sv = _argument(subset, data, b, "subset")
+        if not isinstance(sv, Lgl):
+            raise DataError("subset must be a logical condition (R: 'subset' must be logical)")
+        keep_rows = _vector(sv, len(data), "subset") == 1.0  # NA rows are left out, as R does
     # the model frame: rows with a missing value in any variable are dropped (na.omit)
     allv = list(fvals.values()) + [v for d in rvals for v in d.values()] + \
-        [v for g in gvals for v in g]
+        [v for g in gvals for v in g] + [v for v in (wv, ov) if v is not None]
     bad = np.zeros(len(data), dtype=bool)
     for v in allv:
         if len(v) == len(data):
@@ -270,7 +321,11 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
         elif len(v) != 1:
             raise DataError(f"a variable of {where!r} has {len(v)} values; the data has "
                             f"{len(data)} rows")
-    rows = np.flatnonzero(~bad)
+    bad &= keep_rows
+    if na_action == "na.fail" and bad.any():
+        raise DataError(f"missing values in object (na.fail): {int(bad.sum())} rows of the "
+                        f"model's variables have a missing value")
+    rows = np.flatnonzero(keep_rows & ~bad)
     n_drop = int(bad.sum())
     if len(rows) == 0:
         raise ModelError("no rows left after removing rows with missing values "
@@ -290,7 +345,14 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
         np.full(len(rows), float(np.asarray(yv.values).ravel()[0]))
     checks.check_response(y, parsed.response, index)
     X, xnames, _, fcod = model_matrix(fixed_t, fvals, len(rows), contrasts)
-    offset = None
+    offset = None if ov is None else _vector(ov, len(data), "offset")[rows]
+    w = None
+    if wv is not None:
+        w = _vector(wv, len(data), "weights")[rows]
+        if np.any(w < 0):
+            raise DataError("negative weights not allowed")
+        if not np.all(np.isfinite(w)):
+            raise DataError("weights must be finite")
     for i in fixed_t.offsets:
         ov = fvals[i]
         o = np.asarray(ov.values, float).reshape(len(rows), -1)[:, 0] if len(ov) == len(rows) \
@@ -319,7 +381,9 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
     return Design(parsed=parsed, y=y, X=X, xnames=xnames, terms=terms, frame=frame,
                   index=index, n_na_dropped=n_drop, fixed_terms=fixed_t, fixed_codings=fcod,
                   state=b.ev.state, dropped_columns=dropped, messages=messages,
-                  data_name=data_name, all_index=data.index, offset=offset)
+                  data_name=data_name, all_index=data.index, offset=offset, weights=w,
+                  na_action=na_action, n_subset_dropped=int((~keep_rows).sum()),
+                  exclude_index=data.index[keep_rows])
 
 
 def _data_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
@@ -403,3 +467,67 @@ def new_term_rows(design: Design, td: TermDesign, newdata: pd.DataFrame) -> tupl
     codes = np.array([pos.get(tuple(k), -1) if all(x is not None for x in k) else -1
                       for k in zip(*parts)], dtype=np.int64)
     return Xt, codes
+
+
+@dataclass
+class FormulaMatrix:
+    """R's ``model.matrix(~ rhs, data)`` with what predicting from it needs."""
+
+    X: np.ndarray
+    names: list[str]
+    rows: np.ndarray  # 0-based data rows kept (na.omit)
+    offset: np.ndarray | None
+    tinfo: TermsInfo
+    codings: dict[int, Coding]
+    state: dict
+
+    def new(self, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The same columns for new data (R: ``model.frame(terms, newdata, xlev =)``, then
+        ``model.matrix``): (X, kept rows, offset)."""
+        ev = Evaluator(newdata, state=self.state, predicting=True, where="newdata")
+        vals = {i: ev.eval(n) for i, n in enumerate(self.tinfo.nodes) if i != self.tinfo.response}
+        bad = np.zeros(len(newdata), dtype=bool)
+        for v in vals.values():
+            if len(v) == len(newdata):
+                bad |= v.na()
+        rows = np.flatnonzero(~bad)
+        vals = {i: (v.take(rows) if len(v) == len(newdata) else v) for i, v in vals.items()}
+        X, _, _, _ = model_matrix(self.tinfo, vals, len(rows), codings=self.codings)
+        return X, rows, _offsets(self.tinfo, vals, len(rows))
+
+
+def _offsets(tinfo: TermsInfo, vals: dict[int, RValue], n: int) -> np.ndarray | None:
+    out = None
+    for i in tinfo.offsets:
+        o = _vector(vals[i], n, "offset")
+        out = o if out is None else out + o
+    return out
+
+
+def formula_matrix(rhs: str, data: pd.DataFrame, contrasts: dict[str, str] | None = None,
+                   drop_unused_levels: bool = False, response: str | None = None) -> FormulaMatrix:
+    """``model.matrix(response ~ rhs, data, contrasts.arg = contrasts)`` as R computes it: every
+    variable of the formula in the model frame, rows with a missing value dropped, unused
+    factor levels kept unless ``drop_unused_levels``."""
+    where = f"{response or ''} ~ {rhs}".strip()
+    node = _parse_part(rhs, "the formula")
+    resp = _parse_part(response, "the response") if response else None
+    node = expand_dot(node, [str(c) for c in data.columns],
+                      set(all_vars(response)) if response else set())
+    check_allowed(node, where)
+    if resp is not None:
+        check_allowed(resp, where)
+    tinfo = r_terms(node, where, resp)
+    ev = Evaluator(data, where=where)
+    vals = {i: ev.eval(n) for i, n in enumerate(tinfo.nodes)}
+    bad = np.zeros(len(data), dtype=bool)
+    for v in vals.values():
+        if len(v) == len(data):
+            bad |= v.na()
+    rows = np.flatnonzero(~bad)
+    vals = {i: (v.take(rows) if len(v) == len(data) else v) for i, v in vals.items()}
+    if drop_unused_levels:
+        vals = {i: drop_unused(v) for i, v in vals.items()}
+    X, names, _, codings = model_matrix(tinfo, vals, len(rows), contrasts)
+    return FormulaMatrix(X, names, rows, _offsets(tinfo, vals, len(rows)), tinfo, codings,
+                         ev.state)

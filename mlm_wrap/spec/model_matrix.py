@@ -92,8 +92,12 @@ def r_terms(rhs: Node, text: str, response: Node | None = None) -> TermsInfo:
 
 # ------------------------------------------------------------------------------ contrasts
 def contrast_matrix(kind: str, levels: list[str]) -> tuple[np.ndarray, list[str]]:
-    """R's ``contr.*(levels)``: the matrix and its column names as model.matrix uses them."""
+    """R's ``contr.*(levels)``: the matrix and its column names as model.matrix uses them.
+    ``"C:contr.x"`` is what ``C(f, contr.x)`` set: R evaluated ``contr.x(nlevels)`` there, so
+    the columns are named by level number (``C(f, contr.treatment)2``)."""
     n = len(levels)
+    if kind.startswith("C:"):
+        return contrast_matrix(kind[2:], [str(i + 1) for i in range(n)])
     if kind == "contr.treatment":
         return np.eye(n)[:, 1:], list(levels[1:])
     if kind == "contr.SAS":
@@ -212,7 +216,7 @@ def model_matrix(tinfo: TermsInfo, values: dict[int, RValue], n: int,
                                         "only to factors with 2 or more levels')")
                     kind = f.contrasts or contrasts.get(name) or \
                         DEFAULT_CONTRASTS[1 if f.ordered else 0]
-                    if not kind.startswith("contr."):
+                    if not kind.startswith(("contr.", "C:")):
                         kind = "contr." + kind
                     codings[i] = Coding("factor", list(f.levels), kind)
                 if codes[(k, i)] == 1:

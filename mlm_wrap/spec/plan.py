@@ -178,6 +178,9 @@ def make_plan(design: Design, REML: bool = True, engine: str | None = None) -> P
     if requested not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {requested!r}")
     plan = _mixedlm_plan(design, REML, requested)
+    if design.weights is not None or design.offset is not None:
+        plan = replace(plan, engine="sparse",
+                       reason="prior weights or an offset: MixedLM takes neither")
     if plan.engine == "auto":
         small = plan.groups is not None and design.n <= AUTO_MAX_ROWS and \
             next(t.factor.nlevels for t in design.terms if t.name == plan.groups) <= AUTO_MAX_GROUPS

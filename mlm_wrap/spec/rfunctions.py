@@ -353,7 +353,10 @@ CONTRASTS = ("contr.treatment", "contr.sum", "contr.helmert", "contr.poly", "con
 def _C(call: RCall) -> Fct:
     """``C(f, contr.sum)``: a factor carrying the contrasts the model matrix will use."""
     a = call.bind(["object", "contr", "how.many"], required=2)
-    f = as_factor(a["object"], call.text)
+    if not isinstance(a["object"], Fct):
+        raise call.error("object not interpretable as a factor (R's C() takes a factor: "
+                         "wrap the column in factor())")
+    f = a["object"]
     contr = str(a["contr"]).strip()
     if contr.startswith('"') and contr.endswith('"'):
         contr = contr[1:-1]
@@ -363,7 +366,27 @@ def _C(call: RCall) -> Fct:
                            f"(use one of {', '.join(CONTRASTS)})")
     if "how.many" in a:
         raise FormulaError(f"C(how.many =) is not supported in '{call.text}'")
-    return Fct(f.codes, f.levels, f.ordered, name)
+    return Fct(f.codes, f.levels, f.ordered, "C:" + name)  # C() names columns 1, 2, ... as R
+
+
+@rfunction("ifelse")
+def _ifelse(call: RCall) -> RValue:
+    """``ifelse(test, yes, no)`` (NA where the test is NA)."""
+    a = call.bind(["test", "yes", "no"], required=3)
+    t = a["test"]
+    if isinstance(t, (Fct, Chr)):
+        raise call.error("'test' must be a logical condition")
+    tv = as_numeric(t).values
+    yes, no = a["yes"], a["no"]
+    if isinstance(yes, (Fct, Chr)) or isinstance(no, (Fct, Chr)):
+        ys, ns = np.broadcast_to(as_strings(yes), tv.shape), np.broadcast_to(as_strings(no), tv.shape)
+        return Chr(np.array([None if np.isnan(c) else (y if c else n)
+                             for c, y, n in zip(tv, ys, ns)], dtype=object))
+    yv, nv = np.broadcast_to(as_numeric(yes).values, tv.shape), np.broadcast_to(as_numeric(no).values, tv.shape)
+    out = np.where(np.isnan(tv), np.nan, np.where(tv != 0, yv, nv))
+    if isinstance(yes, Lgl) and isinstance(no, Lgl):
+        return Lgl(out)
+    return Num(out)
 
 
 def colon(a: RValue, b: RValue, text: str) -> Fct:
@@ -379,3 +402,9 @@ def colon(a: RValue, b: RValue, text: str) -> Fct:
     levels = [f"{fa.levels[c // nb]}:{fb.levels[c % nb]}" for c in used]
     return Fct(np.where(na, -1, remap[np.maximum(codes, 0)]), levels)
 
+
+
+@rfunction("offset")
+def _offset(call: RCall) -> Num:
+    """``offset(x)``: a known part of the linear predictor (never a model-matrix column)."""
+    return numeric_arg(call.bind(["object"])["object"], call, "object")

@@ -157,6 +157,12 @@ def from_column(s: pd.Series, name: str) -> RValue:
         else:
             arr = np.asarray(s, dtype=float)
         return Num(arr, integer=integer)
+    if dt == object:
+        present = [v for v in s.tolist() if not (v is None or v is pd.NA or
+                                                 (isinstance(v, float) and np.isnan(v)))]
+        if present and all(isinstance(v, (bool, np.bool_)) for v in present):  # logical with NA
+            return Lgl(np.array([float(v) if isinstance(v, (bool, np.bool_)) else np.nan
+                                 for v in s.tolist()], dtype=float))
     if pd.api.types.is_string_dtype(dt) or dt == object:
         vals = np.empty(len(s), dtype=object)
         for i, v in enumerate(s.tolist()):
