@@ -36,17 +36,26 @@ def load_case(case_id: str) -> dict:
 
 
 def lmer_case_ids(include_slow: bool = False, extra: bool = True) -> list[str]:
+    """Every lmer fit of the corpora: core, then extra, v2 (formula idioms, weights, offsets)
+    and the published models of idioms (``pub_*``)."""
     out = []
-    sources = [(CASES, "")] + ([(EXTRA / "cases", "extra:")] if extra else [])
+    sources = [(CASES, "")] + ([(EXTRA / "cases", "extra:"), (V2 / "cases", "v2:"),
+                                (IDIOMS / "cases", "idioms:")] if extra else [])
     for folder, prefix in sources:
         for f in sorted(folder.glob("*.json")):
             c = json.loads(f.read_text())
-            if c.get("kind") == "anova" or c.get("family"):
+            if c.get("kind") in ("anova", "model_matrix") or c.get("family") or \
+                    c.get("fun", "lmer") != "lmer" or "formula" not in c or "fixef" not in c:
                 continue
             if "insteval" in c["id"] and not include_slow:
                 continue
             out.append(prefix + c["id"])
     return out
+
+
+def fit_kwargs(case: dict) -> dict:
+    """R's lmer arguments a case records besides formula, data and REML."""
+    return {k: case[k] for k in ("weights", "offset", "subset") if case.get(k)}
 
 
 def load_data(name: str, data_dir: str | Path | None = None) -> pd.DataFrame:

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import lmer_case_ids, load_case, load_data
+from conftest import lmer_case_ids, load_case, load_data, fit_kwargs
 
 import mlm_wrap as mw
 from mlm_wrap.engines.mixedlm import _gradient
@@ -15,7 +15,7 @@ def fit(cid, **kw):
     case = load_case(cid)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return case, mw.lmer(case["formula"], data=load_data(case["data"], case["_data_dir"]), REML=case["REML"], **kw)
+        return case, mw.lmer(case["formula"], data=load_data(case["data"], case["_data_dir"]), REML=case["REML"], **fit_kwargs(case), **kw)
 
 
 def r_crit(case):

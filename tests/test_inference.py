@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rref as PARITY
-from conftest import lmer_case_ids, load_case, load_data
+from conftest import lmer_case_ids, load_case, load_data, fit_kwargs
 from rref import TOL
 
 import mlm_wrap as mw
@@ -39,7 +39,7 @@ def fitted(case_id: str):
         df = load_data(case["data"], case["_data_dir"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            m = mw.lmer(case["formula"], data=df, REML=case["REML"])
+            m = mw.lmer(case["formula"], data=df, REML=case["REML"], **fit_kwargs(case))
         cache[case_id] = (case, df, m)
     return cache[case_id]
 

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import lmer_case_ids, load_case, load_data
+from conftest import lmer_case_ids, load_case, load_data, fit_kwargs
 from rref import NUM, number_close
 
 import mlm_wrap as mw
@@ -56,7 +56,7 @@ def fit_named(cid: str):
     df.attrs["name"] = r_data_name(case)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = mw.lmer(case["formula"], data=df, REML=case["REML"])
+        m = mw.lmer(case["formula"], data=df, REML=case["REML"], **fit_kwargs(case))
     return case, m
 
 

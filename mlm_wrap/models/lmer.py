@@ -251,7 +251,8 @@ class LmerMod:
         if newdata is None:
             if len(keep) == len(self.design.terms):
                 return self.fitted()
-            return pd.Series(self.design.X @ beta + self._re_part(keep, None), index=self.design.index)
+            off = self.design.offset if self.design.offset is not None else 0.0
+            return self._padded(self.design.X @ beta + off + self._re_part(keep, None), "fitted")
         if not isinstance(newdata, pd.DataFrame):
             newdata = pd.DataFrame(newdata)
         pred = new_fixed_matrix(self.design, newdata) @ beta + new_offset(self.design, newdata)
