@@ -451,9 +451,27 @@ def test_non_string_is_type_error() -> None:
 
 
 def test_deep_nesting_is_formula_error() -> None:
-    """Pathological nesting raises FormulaError, not RecursionError."""
-    with pytest.raises(FormulaError):
-        parse_formula("y ~ " + "(" * 3000 + "x" + ")" * 3000)
+    """Pathological nesting raises FormulaError, not RecursionError; deep but sane nesting
+    parses, as in R."""
+    with pytest.raises(FormulaError, match="nested too deeply"):
+        parse_formula("y ~ " + "(" * 50000 + "x" + ")" * 50000)
+    assert parse_formula("y ~ " + "(" * 3000 + "x" + ")" * 3000 + " + (1 | g)").fixed.strip("()") == "x"
+
+
+def test_a_flat_formula_of_thousands_of_terms_parses_and_builds() -> None:
+    """lme4 takes y ~ x1 + ... + x5000; the tree is 5000 levels deep, the parser loops."""
+    import numpy as np
+    import pandas as pd
+    from mlm_wrap.spec.design import build_design
+    n = 5000
+    names = [f"x{i}" for i in range(n)]
+    pf = parse_formula("y ~ " + " + ".join(names) + " + (1 | g)")
+    assert pf.fixed.count("+") == n - 1
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(30, n)), columns=names).assign(
+        y=rng.normal(size=30), g=np.repeat(np.arange(6), 5))
+    d = build_design(parse_formula("y ~ " + " + ".join(names[:2000]) + " + (1 | g)"), df)
+    assert d.X.shape[0] == 30
 
 
 def test_garbage_only_ever_raises_formula_error() -> None:

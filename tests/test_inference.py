@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import rref as PARITY
 from conftest import lmer_case_ids, load_case, load_data, fit_kwargs
-from rref import TOL
+from rref import R_STOPS_SHORT, TOL
 
 import mlm_wrap as mw
 from mlm_wrap.errors import MixedModelMessage, ModelError
@@ -208,7 +208,9 @@ def test_confint_dispatch():
 
 
 # ======================================================================== Satterthwaite
-@pytest.mark.parametrize("cid", with_key("satterthwaite"))
+@pytest.mark.parametrize("cid", [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=R_STOPS_SHORT[c]))
+    if c == "idioms:pub_bodyweight" else c for c in with_key("satterthwaite")])
 def test_satterthwaite_df_and_p_match_lmertest(cid):
     case, _, m = fitted(cid)
     s = case["satterthwaite"]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import lmer_case_ids, load_case, load_data, fit_kwargs
-from rref import NUM, number_close
+from rref import NUM, R_STOPS_SHORT, number_close
 
 import mlm_wrap as mw
 from mlm_wrap.models.summary import Summary
@@ -66,10 +66,13 @@ def r_only_line(line: str) -> bool:
 
 
 CASES = lmer_case_ids()
-# Where R's optimizer stops short of the optimum (checked in R: bobyqa reaches
-# mlm_wrap's point, extra:orthodont_sex_bobyqa is that fit and matches) and the
-# difference reaches the printed digits; strict, so a change on either side shows.
-R_SHORT = {"extra:orthodont_sex": "R's nloptwrap stops short of the optimum on Orthodont"}
+# Where R's optimizer stops short of the optimum (tests/rref.py: checked in R, bobyqa reaches
+# mlm_wrap's point) and the difference reaches the printed digits; strict, so a change on
+# either side shows.
+R_SHORT = dict(R_STOPS_SHORT)
+# R's own fit did not converge: its printout carries lme4's warning lines, and the
+# estimates it prints are R's stopping point
+R_UNCONVERGED = {"idioms:pub_bodyweight": R_STOPS_SHORT["idioms:pub_bodyweight"]}
 
 
 def with_known(cases: list[str], known: dict[str, str]) -> list:
@@ -86,7 +89,7 @@ def test_summary_printout_is_rs(cid):
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("cid", CASES)
+@pytest.mark.parametrize("cid", with_known(CASES, R_UNCONVERGED))
 def test_summary_layout_lines_exactly(cid):
     """The lines without estimates are R's, character for character."""
     case, m = fit_named(cid)
@@ -99,7 +102,7 @@ def test_summary_layout_lines_exactly(cid):
     assert keep(got) == keep(ref)
 
 
-@pytest.mark.parametrize("cid", CASES)
+@pytest.mark.parametrize("cid", with_known(CASES, R_UNCONVERGED))
 def test_coefficients_table(cid):
     case, m = fit_named(cid)
     tab = mw.summary(m).coefficients

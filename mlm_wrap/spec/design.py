@@ -34,7 +34,7 @@ from mlm_wrap.spec.evaluate import Evaluator, check_allowed, unknown_column_mess
 from mlm_wrap.spec.formula import ParsedFormula, all_vars
 from mlm_wrap.spec.model_matrix import (Coding, TermsInfo, drop_unused, expand_dot, model_matrix,
                                         r_terms)
-from mlm_wrap.spec.r_ast import Node
+from mlm_wrap.spec.r_ast import Node, deep_enough
 from mlm_wrap.spec.r_parser import _parse
 from mlm_wrap.spec.rvalues import Chr, Fct, Lgl, Num, RValue, as_factor, as_strings, from_column
 from mlm_wrap.spec.terms import RandomTerm
@@ -264,6 +264,13 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
     glmer's checks (a grouping factor may have one level per observation)."""
     if na_action not in NA_ACTIONS:
         raise ValueError(f"na_action must be one of {', '.join(NA_ACTIONS)}, not {na_action!r}")
+    with deep_enough(parsed.formula):
+        return _build_design(parsed, data, data_name, allow_n, contrasts, weights, offset,
+                             subset, na_action)
+
+
+def _build_design(parsed: ParsedFormula, data, data_name, allow_n, contrasts, weights, offset,
+                  subset, na_action) -> Design:
     checks.check_terms_present(parsed)
     if not isinstance(data, pd.DataFrame):
         data = _to_pandas(data)
@@ -301,6 +308,11 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame, data_name: str | Non
     if isinstance(y_val, Num) and y_val.is_matrix and y_val.values.shape[1] != 1:
         raise DataError(f"the response {parsed.response!r} must be a single numeric column")
     rterms = [r_terms(node, f"~ {t.expr}") for node, t in zip(lhs_nodes, parsed.random)]
+    for rt, t in zip(rterms, parsed.random):
+        if not rt.intercept and not rt.terms:
+            raise FormulaError(f"the random-effects term '{t}' has no columns: its left side "
+                               f"'{t.expr}' removes the intercept and adds nothing (lme4: "
+                               "'length(theta) > 0L is not TRUE')")
     rvals = [b.values(rt) for rt in rterms]
     gvals = [[from_column(data[v], v) for v in t.group_vars] for t in parsed.random]
     wv = _argument(weights, data, b, "weights") if weights is not None else None

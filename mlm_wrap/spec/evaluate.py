@@ -22,6 +22,7 @@ import pandas as pd
 from mlm_wrap.errors import DataError, FormulaError, UnknownColumnError
 from mlm_wrap.spec.r_ast import Node, _Binary, _Call, _Const, _Index, _Name, _Paren, _Unary, _walk
 from mlm_wrap.spec.r_deparse import _deparse, string_value
+from mlm_wrap.spec import transforms  # noqa: F401  (registers poly, scale, ns, bs, cut, ...)
 from mlm_wrap.spec.rfunctions import FUNCTIONS, NAMESPACES, RCall, RWarning, colon
 from mlm_wrap.spec.rvalues import Chr, Fct, Lgl, Num, RValue, as_numeric, as_strings, from_column
 

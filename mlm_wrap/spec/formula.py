@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, TypeVar, Union
 
 from mlm_wrap.errors import FormulaError
-from mlm_wrap.spec.r_ast import Node, _all_vars, _Const, _is_bar, _Paren
+from mlm_wrap.spec.r_ast import Node, _all_vars, _Const, _is_bar, _Paren, deep_enough
 from mlm_wrap.spec.r_deparse import _deparse
 from mlm_wrap.spec.r_parser import _parse
 from mlm_wrap.spec.terms import (
@@ -86,7 +86,8 @@ def _guard(func: _F) -> _F:
     @functools.wraps(func)
     def wrapper(*args: object, **kwargs: object) -> object:
         try:
-            return func(*args, **kwargs)
+            with deep_enough(str(args[0]) if args else ""):
+                return func(*args, **kwargs)
         except RecursionError:
             raise FormulaError("formula is nested too deeply: "
                                f"'{str(args[0]).strip()[:40]}...'") from None

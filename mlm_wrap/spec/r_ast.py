@@ -2,6 +2,8 @@
 precedences (src/main/names.c), and walks over the tree (variables, bars)."""
 from __future__ import annotations
 
+import contextlib
+import sys
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Union
 
@@ -143,9 +145,29 @@ def _children(node: Node) -> list[Node]:
 
 
 def _walk(node: Node) -> Iterable[Node]:
-    yield node
-    for child in _children(node):
-        yield from _walk(child)
+    """Every node, parents before children, left to right (iterative: a formula of
+    thousands of terms is a tree thousands of levels deep)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(_children(n)))
+
+
+@contextlib.contextmanager
+def deep_enough(text: str):
+    """Room on Python's stack for the recursive walks over the tree of ``text``: a flat
+    formula of n terms is n levels deep (R's own parser takes such formulas)."""
+    ops = sum(text.count(c) for c in "+-*/:^|~%") + text.count("(")
+    need = min(1000 + 8 * ops, 100_000)  # beyond that: FormulaError "nested too deeply"
+    old = sys.getrecursionlimit()
+    if need > old:
+        sys.setrecursionlimit(need)
+    try:
+        yield
+    finally:
+        if need > old:
+            sys.setrecursionlimit(old)
 
 
 def _is_bar(node: Node) -> bool:

@@ -7,6 +7,7 @@ from typing import Optional
 
 from mlm_wrap.errors import FormulaError
 from mlm_wrap.spec.r_ast import (
+    deep_enough,
     _BAR_OPS,
     _BINARY,
     _COMPARE_OPS,
@@ -514,7 +515,8 @@ def _parse(text: str) -> Node:
     if not text.strip():
         raise FormulaError(f"empty formula: '{text}'")
     try:
-        return _Parser(text).parse_all()
+        with deep_enough(text):
+            return _Parser(text).parse_all()
     except RecursionError:
         raise FormulaError(
             f"formula is nested too deeply: '{text.strip()[:40]}...'") from None

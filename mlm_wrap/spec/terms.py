@@ -225,6 +225,7 @@ class _Terms:
         self.where = where
         self.vars: list[str] = []
         self.var_nodes: list[Node] = []
+        self._pos: dict[str, int] = {}
         self.intercept = True
         self.parity = True
 
@@ -261,10 +262,11 @@ class _Terms:
 
     def _install(self, node: Node) -> int:
         key = _deparse(node)
-        if key not in self.vars:
+        if key not in self._pos:
+            self._pos[key] = len(self.vars)
             self.vars.append(key)
             self.var_nodes.append(node)
-        return self.vars.index(key)
+        return self._pos[key]
 
     def encode(self, node: Node) -> list[frozenset[int]]:
         """EncodeVars: the ordered list of terms (bit sets of variables)."""
@@ -317,7 +319,7 @@ class _Terms:
                 for _ in range(n - 1):
                     result = _trim([a | b for a in left for b in result])
                 return result
-        return [frozenset([self.vars.index(_deparse(node))])]
+        return [frozenset([self._pos[_deparse(node)]])]
 
     def _delete(self, left: list[frozenset[int]], right_node: Node
                 ) -> list[frozenset[int]]:
@@ -329,11 +331,7 @@ class _Terms:
 
 def _trim(terms: list[frozenset[int]]) -> list[frozenset[int]]:
     """TrimRepeats: drop empty and duplicated terms, keeping first order."""
-    out: list[frozenset[int]] = []
-    for t in terms:
-        if t and t not in out:
-            out.append(t)
-    return out
+    return [t for t in dict.fromkeys(terms) if t]  # ordered set: linear in the number of terms
 
 
 def _term_labels(text: str, lhs: Node, where: Node) -> tuple[list[str], bool]:
@@ -417,7 +415,20 @@ def _nobars(node: Node) -> Optional[Node]:
     return node  # pragma: no cover - validation rejects bars elsewhere
 
 
+def _grouping_ok(node: Node) -> bool:
+    """lme4 takes a factor name, or an interaction ``a:b`` of names, as grouping factor."""
+    if isinstance(node, _Paren):
+        return _grouping_ok(node.inner)
+    if isinstance(node, _Binary) and node.op == ":":
+        return _grouping_ok(node.left) and _grouping_ok(node.right)
+    return isinstance(node, _Name)
+
+
 def _random_term(bar: _Binary) -> "RandomTerm":
+    if not _grouping_ok(bar.right):
+        raise FormulaError(f"Invalid grouping factor specification, {_deparse(bar.right)} "
+                           f"(in '{_deparse(bar)}': a grouping factor is a column name, or "
+                           "a:b, a/b)")
     return RandomTerm(_deparse(bar.left), _deparse(bar.right),
                       correlated=not bar.nocorr)
 

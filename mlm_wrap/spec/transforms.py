@@ -516,11 +516,12 @@ def _cut_labels(breaks: np.ndarray, right: bool, include_lowest: bool, dig_lab: 
     return labels
 
 
-@rfunction("cut", stateful=True)
+@rfunction("cut")
 def _cut(call: RCall) -> RValue:
     """``cut(x, breaks, labels = NULL, include.lowest = FALSE, right = TRUE, dig.lab = 3,
-    ordered_result = FALSE)``: R's ``cut.default``; breaks computed from the data (a number
-    of intervals) are kept for new data."""
+    ordered_result = FALSE)``: R's ``cut.default``.  As in R (no ``makepredictcall`` for
+    cut), breaks given as a number of intervals are computed again on new data, whose
+    intervals then are new levels, an error in ``predict``."""
     a = call.bind(["x", "breaks", "labels", "include.lowest", "right", "dig.lab",
                    "ordered_result"], required=2)
     xv = a["x"]
