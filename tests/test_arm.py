@@ -1,7 +1,7 @@
 """arm's display(), se.coef(), se.fixef(), se.ranef() and extractDIC() against R's.
 
 R's ``display(m)`` text is read from the corpora's JSON (``display_text``) and compared
-line by line (test_summary's rule: R's layout, R's number formats, R's values within
+line by line (the rule of tests/printouts.py: R's layout, R's number formats, R's values within
 a unit of the last digit); the call lines, R's ``print(m@call)``, must be R's exactly.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import load_case
-from test_summary import CASES as _ALL, fit_named, printout_mismatches
+from printouts import CASES as _ALL, fit_named, printout_mismatches
 
 # the cases whose R script recorded arm's display() (v2 and the published models did not)
 CASES = [c for c in _ALL if load_case(c).get("display_text")]

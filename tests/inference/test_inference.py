@@ -2,7 +2,7 @@
 Kenward-Roger df (both corpora's JSON), and the parametric bootstrap.
 
 Every expected number is read from the JSON that R wrote; the tolerances are
-parity.py's (imported, as test_parity_lmer.py does), so they cannot drift looser here.
+parity.py's (tests/rref.py, as models/test_lmer.py), so they cannot drift looser here.
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ _FITS: dict[str, tuple] = {}
 
 def fitted(case_id: str):
     """(case, data, model) fitted once per session, as R fitted it (shared with
-    test_parity_lmer's cache when that module runs in the same session: same fits)."""
-    cache = getattr(sys.modules.get("test_parity_lmer"), "_FITS", _FITS)
+    models/test_lmer.py's cache when that module runs in the same session: same fits)."""
+    cache = getattr(sys.modules.get("test_lmer"), "_FITS", _FITS)
     if case_id not in cache:
         case = load_case(case_id)
         df = load_data(case["data"], case["_data_dir"])

@@ -1,7 +1,7 @@
 """R's printouts: VarCorr(m), print(m), the accessors' tables, and the layout primitives.
 
 Model printouts are compared with R's text from the corpora's JSON (``varcorr_text``,
-``summary_text``) by test_summary's line rule.  The unit tests of the primitives use
+``summary_text``) by the printout rule of tests/printouts.py.  The unit tests of the primitives use
 fixed inputs; their expected strings are R 4.2's output of the R expression in the
 comment above each.
 """
@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from test_summary import CASES, R_SHORT, fit_named, printout_mismatches, with_known
+from printouts import CASES, R_SHORT, fit_named, printout_mismatches, with_known
 
 import mlm_wrap as mw
 from mlm_wrap.output.deparse import deparse_lines

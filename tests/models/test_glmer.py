@@ -6,16 +6,12 @@ typed in here.  Tolerances are tests/rref.py's GLMM_TOL.
 """
 from __future__ import annotations
 
-import json
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CASES as CORE_CASES
 from conftest import EXTRA, REFS, load_case, load_data
-from rref import GLMM_TOL
-from rref import TOL as _TOL
 
 import mlm_wrap as mw
 from mlm_wrap.engines.glmm import _Devfun, conv_messages
@@ -31,20 +27,8 @@ from mlm_wrap.models.families import as_family
 from mlm_wrap.models.glmer import GlmerMod
 from mlm_wrap.models.response import split_offsets
 
-TOL = dict(_TOL, **GLMM_TOL)
+from glmm_cases import CASES, EXTRA_CASES, TOL  # noqa: E402
 
-
-def _case_ids() -> list:
-    ids = []
-    for f in sorted(CORE_CASES.glob("*.json")):
-        if json.loads(f.read_text()).get("family"):
-            ids.append(f.stem)
-    ids += ["extra:" + f.stem for f in sorted((EXTRA / "cases").glob("glmm_*.json"))]
-    return ids
-
-
-CASES = _case_ids()
-EXTRA_CASES = [c for c in CASES if c.startswith("extra:")]
 _FITS: dict[str, tuple] = {}
 
 

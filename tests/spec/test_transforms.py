@@ -24,7 +24,7 @@ from mlm_wrap.spec.r_parser import _parse
 from mlm_wrap.spec.rfunctions import FUNCTIONS
 from mlm_wrap.spec.rvalues import Fct, Num
 
-REFS = Path(__file__).parent / "r" / "refs" / "transforms" / "transforms.json"
+REFS = Path(__file__).resolve().parents[1] / "r" / "refs" / "transforms" / "transforms.json"
 R = json.loads(REFS.read_text(encoding="utf-8"))
 RTOL = 1e-10
 ATOL = 0.0  # R's zeros are exact zeros here too

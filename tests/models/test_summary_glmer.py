@@ -3,7 +3,7 @@
 Every glmer case of both corpora (tests/r/refs/core's cbpp cases and the glmm_* cases of
 tests/r/refs/extra) is fitted once, its data set named as in R's call, and its printouts
 are compared with R's text from the JSON (``summary_text``, ``display_text``,
-``varcorr_text``) line by line, by test_summary's rule: R's width, R's words and blanks,
+``varcorr_text``) line by line, by the rule of tests/printouts.py: R's width, R's words and blanks,
 R's numbers in R's format within one unit of the last digit (or 5e-4 relative).
 
 lme4's glmer layout (lme4 1.1-31, ``print.summary.merMod``): the title wrapped by
@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 from conftest import load_case, load_data
 from scipy import stats
-from test_glmm import CASES, TOL
-from test_summary import printout_mismatches, r_data_name
+from glmm_cases import CASES, TOL
+from printouts import printout_mismatches, r_data_name
 
 import mlm_wrap as mw
 from mlm_wrap.arm import display_text
