@@ -327,10 +327,19 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None
     if design.X.shape[1] == 0:
         REML = False  # lme4: REML with no fixed effects is ML (mkLmerDevfun's REML = p)
     plan = make_plan(design, REML=REML, engine=engine)
-    with single_threaded_blas():  # small dense blocks: BLAS threads only cost (see blas.py)
-        problem = make_problem(design)
-        info = fit_theta(plan, design, problem)
-        model = LmerMod(design, plan, info, problem, data_name=name)
+    n, p = design.X.shape
+    if n - p <= 0:
+        raise ModelError(f"the fixed effects take all {n} observations ({p} columns): nothing is "
+                         "left to estimate the variance components (R: 'objective in x0 "
+                         "returns NA')")
+    try:
+        with single_threaded_blas():  # small dense blocks: BLAS threads only cost (blas.py)
+            problem = make_problem(design)
+            info = fit_theta(plan, design, problem)
+            model = LmerMod(design, plan, info, problem, data_name=name)
+    except np.linalg.LinAlgError as e:
+        raise ModelError(f"the model {parsed.formula!r} cannot be fitted to these data: the "
+                         f"penalized least-squares system is singular ({e})") from None
     for arg, val in (("weights", weights), ("offset", offset), ("subset", subset)):
         if isinstance(val, str):  # R prints the expression it was given (Weights:, Offset:, Subset:)
             setattr(model, f"{arg}_arg", val)
