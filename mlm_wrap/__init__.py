@@ -17,14 +17,14 @@ from mlm_wrap.errors import (ConvergenceWarning, DataError, FormulaError, MixedM
 from mlm_wrap.inference.anova import anova, refit
 from mlm_wrap.inference.boot import bootMer, simulate
 from mlm_wrap.models.glmer import GlmerMod, glmer
-from mlm_wrap.models.lmer import LmerMod, lmer
+from mlm_wrap.models.lmer import LmerMod, lmer, lmerControl
 from mlm_wrap.models.summary import Summary
 from mlm_wrap.spec.formula import parse_formula
 from mlm_wrap.spec.plan import set_default_engine
 
 __version__ = "0.1.0"
 
-__all__ = ["lmer", "glmer", "LmerMod", "GlmerMod", "Summary", "parse_formula",
+__all__ = ["lmer", "glmer", "lmerControl", "LmerMod", "GlmerMod", "Summary", "parse_formula",
            "fixef", "vcov", "se_fixef", "ranef", "coef", "se_ranef", "se_coef", "VarCorr", "sigma",
            "logLik", "AIC", "BIC", "REMLcrit", "deviance", "nobs", "na_action", "ngrps",
            "isSingular", "fitted", "residuals", "resid", "predict", "confint", "summary",

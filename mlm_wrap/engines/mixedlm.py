@@ -27,6 +27,7 @@ import numpy as np
 from scipy.optimize import Bounds, minimize
 
 from mlm_wrap.engines.lmm import LmmProblem, ReBlock, theta_start
+from mlm_wrap.engines.optimize import lme4_minimize
 from mlm_wrap.spec.design import Design
 from mlm_wrap.spec.plan import Plan
 
@@ -223,13 +224,24 @@ def _gradient(problem: LmmProblem, theta: np.ndarray, REML: bool, h: float = 1e-
     return g
 
 
-def fit_theta(plan: Plan, design: Design, problem: LmmProblem | None = None) -> FitInfo:
-    """The one engine entry point: plan + design in, lme4's optimal theta out."""
+def fit_theta(plan: Plan, design: Design, problem: LmmProblem | None = None,
+              optimizer: str | None = None, start: np.ndarray | None = None,
+              maxfun: int | None = None) -> FitInfo:
+    """The one engine entry point: plan + design in, lme4's optimal theta out.
+
+    ``optimizer`` (lme4's name, from ``control=``) runs first from ``start`` (lme4's
+    default start when None); the criterion's own check and polish follow as always, so
+    the result is the optimum whichever optimizer ran."""
     t0 = time.perf_counter()
     problem = problem or make_problem(design)
     info_kw: dict = {}
-    start = theta_start(problem.blocks)
-    if plan.engine == "statsmodels":
+    start = theta_start(problem.blocks) if start is None else np.asarray(start, float)
+    if optimizer is not None:
+        f = lambda th: problem.objective(th, plan.REML)
+        x, fx, evals = lme4_minimize(optimizer, f, start, problem.lower, maxfun)
+        info_kw["messages"] = [f"{optimizer}: {evals} evaluations"]
+        start = x
+    elif plan.engine == "statsmodels":
         try:
             sm = _mixedlm(plan, design, problem)
         except Exception as e:  # a MixedLM failure is not the user's: fall back, say so
@@ -241,7 +253,8 @@ def fit_theta(plan: Plan, design: Design, problem: LmmProblem | None = None) -> 
             info_kw.update(statsmodels_criterion=sm[1], statsmodels_converged=sm[2],
                            statsmodels_method=sm[3])
     smc = info_kw.get("statsmodels_criterion")
-    theta, crit = _polish(problem, start, plan.REML, near_optimum=smc is not None)
+    theta, crit = _polish(problem, start, plan.REML,
+                          near_optimum=smc is not None or optimizer is not None)
     if smc is not None and smc - crit > 1e-2:
         # MixedLM's point was poor: a second start from lme4's default guards against a bad basin
         th2, c2 = _polish(problem, theta_start(problem.blocks), plan.REML, near_optimum=False)

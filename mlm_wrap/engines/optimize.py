@@ -93,3 +93,66 @@ def _qn_minimize(f, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, H0: np.ndarr
         if gain < 1e-11:
             return x, fx, H, True
     return x, fx, H, False
+
+
+# ------------------------------------------------------------------ lme4's optimizers
+#: lme4's optimizer names; the ones available here run through nlopt (lme4's own defaults)
+LME4_OPTIMIZERS = ("nloptwrap", "bobyqa", "Nelder_Mead", "nlminbwrap", "optimx")
+AVAILABLE = ("nloptwrap", "bobyqa", "Nelder_Mead")
+
+
+def check_optimizer(name: str) -> str:
+    """lme4's optimizer name, or a clear refusal naming it."""
+    if name not in LME4_OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}: lme4's optimizers are "
+                         f"{', '.join(LME4_OPTIMIZERS)}")
+    if name not in AVAILABLE:
+        raise NotImplementedError(f"optimizer {name!r} is not available in mlm_wrap yet; "
+                                  f"use one of {', '.join(AVAILABLE)}")
+    return name
+
+
+def lme4_minimize(name: str, f, x0: np.ndarray, lower: np.ndarray,
+                  maxfun: int | None = None) -> tuple[np.ndarray, float, int]:
+    """Minimise ``f`` from ``x0`` with lme4's optimizer ``name`` and lme4's settings
+    (``nloptwrap``: NLOPT_LN_BOBYQA, xtol_abs = ftol_abs = 1e-8, maxeval = 1e5;
+    ``bobyqa``: BOBYQA, rhoend 2e-7 as minqa's default for lme4's start; ``Nelder_Mead``:
+    lme4's tolerances FtolAbs 1e-5, FtolRel 1e-15, XtolRel 1e-7).  Returns (x, f(x), evals).
+    """
+    import nlopt
+
+    n = len(x0)
+    alg = nlopt.LN_NELDERMEAD if name == "Nelder_Mead" else nlopt.LN_BOBYQA
+    opt = nlopt.opt(alg, n)
+    lb = np.where(np.isfinite(lower), lower, -np.inf)
+    opt.set_lower_bounds(lb)
+    evals = 0
+
+    def obj(x, grad):
+        nonlocal evals
+        evals += 1
+        v = float(f(np.asarray(x)))
+        return v if np.isfinite(v) else 1e300
+
+    opt.set_min_objective(obj)
+    if name == "nloptwrap":
+        opt.set_xtol_abs(1e-8)
+        opt.set_ftol_abs(1e-8)
+        opt.set_maxeval(int(maxfun or 100000))
+    elif name == "bobyqa":
+        opt.set_initial_step(np.full(n, 0.2))
+        opt.set_xtol_abs(2e-7)
+        opt.set_maxeval(int(maxfun or 10000))
+    else:
+        opt.set_ftol_abs(1e-5)
+        opt.set_ftol_rel(1e-15)
+        opt.set_xtol_rel(1e-7)
+        opt.set_initial_step(np.where(np.asarray(x0) != 0, 0.2 * np.abs(x0), 0.2))
+        opt.set_maxeval(int(maxfun or 10000))
+    x0 = np.maximum(np.asarray(x0, float), lb)
+    try:
+        x = opt.optimize(x0)
+        fx = opt.last_optimum_value()
+    except (nlopt.RoundoffLimited, ValueError, RuntimeError):
+        x, fx = x0, float(f(x0))
+    return np.asarray(x, float), float(fx), evals

@@ -7,6 +7,7 @@ lives in :mod:`mlm_wrap.output` (reached through :func:`~mlm_wrap.models.base.re
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from scipy import stats
 from mlm_wrap.engines.blas import single_threaded_blas
 from mlm_wrap.engines.lmm import LmmProblem, Solution, split_theta
 from mlm_wrap.engines.mixedlm import FitInfo, fit_theta, make_problem
+from mlm_wrap.engines.optimize import check_optimizer
 from mlm_wrap.errors import (
     ConvergenceWarning,
     DataError,
@@ -299,9 +301,78 @@ def _pct(p: float) -> str:
     return s
 
 
+@dataclass(frozen=True)
+class LmerControl:
+    """lme4's ``lmerControl()``: the optimizer by lme4's name, its settings, the checks."""
+
+    optimizer: str = "nloptwrap"
+    optCtrl: dict = field(default_factory=dict)  # e.g. {"maxfun": 1e5}
+    check_conv_singular: str = "message"  # "ignore" silences the singular-fit message
+    check_conv_grad: str = "warning"  # "ignore" silences the gradient warning
+    given: tuple = ()  # the arguments the user set (R's call shows only those)
+
+    def deparse(self) -> str:
+        """The call as R deparses it: ``lmerControl(optimizer = "bobyqa")``."""
+        parts = []
+        for k in self.given:
+            v = getattr(self, k)
+            name = k.replace("_", ".") if k.startswith("check") else k
+            if isinstance(v, dict):
+                v = "list(" + ", ".join(f"{a} = {b:g}" if isinstance(b, (int, float)) else
+                                        f'{a} = "{b}"' for a, b in v.items()) + ")"
+            else:
+                v = f'"{v}"'
+            parts.append(f"{name} = {v}")
+        return f"lmerControl({', '.join(parts)})"
+
+
+def lmerControl(**kw) -> LmerControl:
+    """``lmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 2e5), ...)``, as in lme4
+    (Python spelling of dotted names: ``check_conv_singular``)."""
+    allowed = {"optimizer", "optCtrl", "check_conv_singular", "check_conv_grad"}
+    kw = {k.replace(".", "_"): v for k, v in kw.items()}
+    bad = sorted(set(kw) - allowed)
+    if bad:
+        raise TypeError(f"lmerControl() got unsupported argument(s) {bad}; it takes "
+                        f"{', '.join(sorted(allowed))}")
+    check_optimizer(kw.get("optimizer", "nloptwrap"))
+    for k in ("check_conv_singular", "check_conv_grad"):
+        if k in kw and kw[k] not in ("ignore", "message", "warning", "stop"):
+            raise ValueError(f"{k} must be 'ignore', 'message', 'warning' or 'stop', not {kw[k]!r}")
+    opt = dict(kw.get("optCtrl") or {})
+    if set(opt) - {"maxfun", "maxeval"}:
+        raise TypeError(f"optCtrl takes maxfun (or maxeval), not {sorted(set(opt) - {'maxfun', 'maxeval'})}")
+    return LmerControl(**{**kw, "optCtrl": opt}, given=tuple(kw))
+
+
+def _as_control(control) -> LmerControl | None:
+    if control is None or isinstance(control, LmerControl):
+        return control
+    if isinstance(control, dict):
+        return lmerControl(**control)
+    raise TypeError("control must be mw.lmerControl(...) or a dict of its arguments, "
+                    f"not {type(control).__name__}")
+
+
+def _as_start(start, ntheta: int) -> np.ndarray | None:
+    """``start =``: theta (a vector, or ``{"theta": ...}`` as lme4's list(theta = ...))."""
+    if start is None:
+        return None
+    if isinstance(start, dict):
+        if set(start) != {"theta"}:
+            raise ValueError(f"start takes theta only (lme4's list(theta = ...)), not {sorted(start)}")
+        start = start["theta"]
+    x = np.asarray(start, dtype=float).ravel()
+    if len(x) != ntheta or not np.all(np.isfinite(x)):
+        raise ValueError(f"start must give the {ntheta} theta parameters of this model (lme4: "
+                         f"'incorrect number of theta components'), not {len(x)} values")
+    return x
+
+
 def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None = None,
          data_name: str | None = None, weights=None, offset=None, subset=None,
-         na_action: str = "na.omit", contrasts: dict[str, str] | None = None) -> LmerMod:
+         na_action: str = "na.omit", contrasts: dict[str, str] | None = None,
+         control=None, start=None) -> LmerMod:
     """Fit a linear mixed model from an lme4 formula, as ``lme4::lmer`` does.
 
     ``REML=False`` fits by maximum likelihood.  R's other arguments: ``weights`` (prior
@@ -309,8 +380,10 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None
     linear predictor, as are ``offset()`` terms), ``subset`` (an R expression such as
     ``'Diet != "4"'``, evaluated safely, or a boolean mask), ``na_action`` (``"na.omit"``;
     ``"na.exclude"`` pads fitted values and residuals with NaN; ``"na.fail"``) and
-    ``contrasts`` (``{"f": "contr.sum"}``).  ``weights``/``offset`` take a column name or
-    an R expression, or one value per row.
+    ``contrasts`` (``{"f": "contr.sum"}``), ``control`` (``mw.lmerControl(optimizer =
+    "bobyqa")``, or a dict: lme4's optimizer names, ``optCtrl`` maxfun, the singular and
+    gradient checks) and ``start`` (theta).  ``weights``/``offset`` take a column name or an
+    R expression, or one value per row.
 
     ``engine="statsmodels"`` fits with statsmodels MixedLM and checks (and if needed
     polishes) the optimum against lme4's criterion; ``engine="sparse"`` minimises lme4's
@@ -332,10 +405,15 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None
         raise ModelError(f"the fixed effects take all {n} observations ({p} columns): nothing is "
                          "left to estimate the variance components (R: 'objective in x0 "
                          "returns NA')")
+    ctrl = _as_control(control)
     try:
         with single_threaded_blas():  # small dense blocks: BLAS threads only cost (blas.py)
             problem = make_problem(design)
-            info = fit_theta(plan, design, problem)
+            x0 = _as_start(start, len(problem.lower))
+            maxfun = (ctrl.optCtrl.get("maxfun") or ctrl.optCtrl.get("maxeval")) if ctrl else None
+            info = fit_theta(plan, design, problem,
+                             optimizer=ctrl.optimizer if ctrl and "optimizer" in ctrl.given
+                             else None, start=x0, maxfun=maxfun)
             model = LmerMod(design, plan, info, problem, data_name=name)
     except np.linalg.LinAlgError as e:
         raise ModelError(f"the model {parsed.formula!r} cannot be fitted to these data: the "
@@ -345,10 +423,12 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None
             setattr(model, f"{arg}_arg", val)
     for msg in design.messages:
         warnings.warn(msg, MixedModelMessage, stacklevel=2)
-    if not info.converged:
+    if ctrl is not None:
+        model.control = ctrl
+    if not info.converged and not (ctrl and ctrl.check_conv_grad == "ignore"):
         warnings.warn(f"Model failed to converge with max|grad| = {info.max_grad:.6g} "
                       "(tol = 0.002)", ConvergenceWarning, stacklevel=2)
-    if model.isSingular():
+    if model.isSingular() and not (ctrl and ctrl.check_conv_singular == "ignore"):
         warnings.warn("boundary (singular) fit: see help('isSingular')", SingularFitWarning,
                       stacklevel=2)
     return model

@@ -40,6 +40,7 @@ class Summary:
     weights: str | None = None
     offset: str | None = None
     subset: str | None = None
+    control: str | None = None  # R's Control: line (lmerControl(...) as the call gave it)
     useScale = True
 
     def __init__(self, model: Any, ddf: str | None = None,
@@ -71,6 +72,11 @@ class Summary:
         self.residuals: np.ndarray = m.residuals(type="pearson").dropna().to_numpy() / self.sigma
         self.weights, self.offset = call_arg(m, "weights"), call_arg(m, "offset")
         self.subset = call_arg(m, "subset")
+        ctrl = getattr(m, "control", None)
+        if ctrl is not None and ctrl.given:
+            self.control = ctrl.deparse()
+            if "optimizer" in ctrl.given:
+                self.optimizer = ctrl.optimizer
         self.varcor = m.VarCorr()
         self.ngrps: dict[str, int] = dict(m.ngrps())
         self.nobs: int = m.nobs()

@@ -47,7 +47,8 @@ def prt_family(family: str | None, link: str | None) -> str:
 
 
 def prt_call(formula: str, data_name: str | None, weights: str | None = None,
-             offset: str | None = None, subset: str | None = None) -> str:
+             offset: str | None = None, subset: str | None = None,
+             control: str | None = None) -> str:
     """lme4's ``.prt.call``: the ``Formula:``, ``Data:``, ``Weights:`` and ``Offset:``
     lines.
 
@@ -63,6 +64,8 @@ def prt_call(formula: str, data_name: str | None, weights: str | None = None,
         out += cat_fill("Weights:", deparse_lines(weights))
     if offset:
         out += cat_fill(" Offset:", deparse_lines(offset))
+    if control:
+        out += cat_fill("Control:", control)
     if subset:
         out += cat_fill(" Subset:", deparse_lines(subset))
     return out
@@ -152,7 +155,7 @@ def format_summary(s: "Summary", digits: int = 4, correlation: bool | None = Non
                    ranef_comp: Sequence[str] = ("Variance", "Std.Dev.")) -> str:
     """``print(summary(m))``: lme4's ``print.summary.merMod`` (its console text)."""
     out = [prt_meth_title(s.methTitle, s.objClass), prt_family(s.family, s.link),
-           prt_call(s.formula, s.data_name, s.weights, s.offset, s.subset), "\n",
+           prt_call(s.formula, s.data_name, s.weights, s.offset, s.subset, s.control), "\n",
            prt_aictab(s.AICtab), "\n"]
     if show_resids:
         out.append(prt_resids(s.residuals, digits))
@@ -175,7 +178,7 @@ def summary_html(s: "Summary", digits: int = 4) -> str:
     """``summary(m)`` for notebooks: the same sections, tables as HTML tables."""
     title = prt_meth_title(s.methTitle, s.objClass).strip().replace("\n  ", " ")
     parts = [f"<p><b>{html.escape(title)}</b></p>",
-             _pre(prt_family(s.family, s.link) + prt_call(s.formula, s.data_name, s.weights, s.offset, s.subset)
+             _pre(prt_family(s.family, s.link) + prt_call(s.formula, s.data_name, s.weights, s.offset, s.subset, s.control)
                   + "\n" + prt_aictab(s.AICtab)),
              _pre(prt_resids(s.residuals, digits))]
     colnames, cells = format_vc(s.varcor, digits, ("Variance", "Std.Dev."))
@@ -201,7 +204,7 @@ def format_model(m: "LmerMod", digits: int = 4) -> str:
     """``print(m)``: lme4's ``print.merMod`` (a short summary)."""
     s = m.summary()
     out = [prt_meth_title(s.methTitle, s.objClass), prt_family(s.family, s.link),
-           prt_call(s.formula, s.data_name, s.weights, s.offset, s.subset),
+           prt_call(s.formula, s.data_name, s.weights, s.offset, s.subset, s.control),
            prt_aictab(s.AICtab, 4), prt_vc(s.varcor, digits, ("Std.Dev.",)),
            prt_grps(s.ngrps, s.nobs)]
     fe = s.coefficients["Estimate"]

@@ -1,4 +1,4 @@
-"""Model frame and design matrices, built with formulaic and named as R names them.
+"""Model frame and design matrices, built as lme4 builds them and named as R names them.
 
 What R users expect from ``model.frame`` / ``model.matrix`` / ``mkReTrms``:
 

@@ -83,7 +83,7 @@ def test_rank_deficient_columns_dropped_with_lme4_message(df):
 
 
 def test_variables_inside_stateful_transforms(df):
-    """formulaic does not list x inside scale()/poly(); the model frame still needs it."""
+    """x inside scale()/poly() is a variable of the model frame (its NA rows are dropped)."""
     d = design("y ~ scale(x) + (1 | g)", df)
     assert d.xnames == ["(Intercept)", "scale(x)"] and "x" in d.frame.columns
     d = design("y ~ poly(x, 2) + (1 | g)", df)
