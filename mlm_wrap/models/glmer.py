@@ -62,6 +62,7 @@ from mlm_wrap.models.response import (
 )
 from mlm_wrap.models.varcorr import VarCorr, VarCorrTerm
 from mlm_wrap.spec.design import (
+    subset_mask,
     Design,
     _to_pandas,
     build_design,
@@ -72,7 +73,8 @@ from mlm_wrap.spec.formula import ParsedFormula, parse_formula
 
 # ------------------------------------------------------------------------------ glmer
 def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAGQ: int = 1,
-          offset=None, data_name: str | None = None) -> "GlmerMod | LmerMod":
+          offset=None, data_name: str | None = None, subset=None, na_action: str = "na.omit",
+          contrasts: dict[str, str] | None = None) -> "GlmerMod | LmerMod":
     """Fit a generalized linear mixed model by maximum likelihood, as ``lme4::glmer``.
 
     ``family``: ``"binomial"``, ``"poisson"``, R-style ``'binomial(link = "probit")'``, or
@@ -80,16 +82,19 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
     per row; the number of trials for a proportion response).  ``nAGQ``: 1 is the Laplace
     approximation; ``> 1`` adaptive Gauss-Hermite quadrature (one scalar random-effects
     term only, as in lme4); 0 is lme4's fast first stage alone.  ``offset``: a column name
-    or one value per row, added to ``offset(...)`` terms of the formula.  As in lme4,
-    ``family="gaussian"`` (identity link) warns and fits ``lmer()``.
+    or one value per row, added to ``offset(...)`` terms of the formula.  ``subset``,
+    ``na_action`` (``"na.omit"``, ``"na.fail"``) and ``contrasts`` as in :func:`lmer`.  As in
+    lme4, ``family="gaussian"`` (identity link) warns and fits ``lmer()``.
     """
     if _is_gaussian_identity(family):
         warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to "
                       "lmer() is deprecated; please call lmer() directly", FutureWarning,
                       stacklevel=2)
-        if weights is not None or offset is not None:
-            raise NotImplementedError("lmer() takes no weights or offset yet")
-        return lmer(formula, data, data_name=data_name)
+        return lmer(formula, data, data_name=data_name, weights=weights, offset=offset,
+                    subset=subset, na_action=na_action, contrasts=contrasts)
+    if na_action not in ("na.omit", "na.fail"):
+        raise NotImplementedError(f"glmer(na_action={na_action!r}): 'na.omit' and 'na.fail' are "
+                                  "available for glmer fits")
     fam = as_family(family)
     if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or not 0 <= nAGQ <= 25:
         raise ValueError(f"nAGQ must be an integer from 0 to 25, not {nAGQ!r}")
@@ -98,6 +103,13 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
     if not isinstance(data, pd.DataFrame):
         data = _to_pandas(data)
     name = data_name or (getattr(data, "attrs", {}) or {}).get("name")
+    if subset is not None:
+        keep = subset_mask(subset, data)
+        if not isinstance(weights, str) and weights is not None and np.size(weights) == len(data):
+            weights = np.asarray(weights)[keep]
+        if not isinstance(offset, str) and offset is not None and np.size(offset) == len(data):
+            offset = np.asarray(offset)[keep]
+        data = data.loc[keep]
     fixed, off_exprs = split_offsets(parsed.fixed)
     nrow = len(data)
     prior = np.ones(nrow) if weights is None else _vector_arg(weights, data, "weights")
@@ -115,7 +127,8 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
     parsed2 = ParsedFormula(formula=parsed.formula, response=ytext, fixed=fixed,
                             random=parsed.random)
     try:
-        design = build_design(parsed2, work, data_name=name, allow_n=True)  # lme4: allow.n
+        design = build_design(parsed2, work, data_name=name, allow_n=True,  # lme4: allow.n
+                              contrasts=contrasts, na_action=na_action)
     except (DataError, ModelError) as e:
         msg = str(e)
         if _YCOL in msg:
@@ -141,6 +154,7 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
     model = GlmerMod(design, problem, info, state, fam, resp, data_name=name,
                      offset_exprs=off_exprs, offset_arg=offset is not None)
     model.weights_arg = weights if isinstance(weights, str) else None  # R: "Weights: size"
+    model.subset_arg = subset if isinstance(subset, str) else None  # R: " Subset: ..."
     for msg in design.messages:
         warnings.warn(msg, MixedModelMessage, stacklevel=2)
     for msg in resp.messages:

@@ -115,6 +115,7 @@ class Summary:
         self.formula = m.design.parsed.deparse()
         self.data_name = m.data_name
         self.weights, self.offset = call_arg(m, "weights"), call_arg(m, "offset")
+        self.subset = call_arg(m, "subset")
         self.logLik = m.logLik()
         self.AICtab = dict(m.AICtab())
         self.sigma = float(m.sigma())

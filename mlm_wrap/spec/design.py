@@ -247,6 +247,25 @@ def _argument(x, data: pd.DataFrame, b: "_Builder", what: str) -> RValue:
     return Num(np.full(len(data), arr[0]) if arr.size == 1 else arr)
 
 
+def subset_mask(subset, data: pd.DataFrame, state: dict | None = None) -> np.ndarray:
+    """R's ``subset =``: an R expression of the data's columns (evaluated safely) or a
+    boolean mask; rows where it is NA are left out, as R does."""
+    if isinstance(subset, str):
+        node = _parse_part(subset, "subset")
+        check_allowed(node, f"subset = {subset}")
+        sv = Evaluator(data, state=state, where=f"subset = {subset}").eval(node)
+    else:
+        arr = np.asarray(subset)
+        if arr.dtype != bool:
+            raise DataError("subset must be a logical condition (R: 'subset' must be logical)")
+        if arr.size != len(data):
+            raise DataError(f"subset has {arr.size} values; the data has {len(data)} rows")
+        sv = Lgl(arr.astype(float).ravel())
+    if not isinstance(sv, Lgl):
+        raise DataError("subset must be a logical condition (R: 'subset' must be logical)")
+    return _vector(sv, len(data), "subset") == 1.0
+
+
 def _vector(v: RValue, n: int, what: str) -> np.ndarray:
     if isinstance(v, (Fct, Chr)) or (isinstance(v, Num) and v.is_matrix and v.values.shape[1] != 1):
         raise DataError(f"{what} must be one number per row")
@@ -317,12 +336,8 @@ def _build_design(parsed: ParsedFormula, data, data_name, allow_n, contrasts, we
     gvals = [[from_column(data[v], v) for v in t.group_vars] for t in parsed.random]
     wv = _argument(weights, data, b, "weights") if weights is not None else None
     ov = _argument(offset, data, b, "offset") if offset is not None else None
-    keep_rows = np.ones(len(data), dtype=bool)
-    if subset is not None:
-        sv = _argument(subset, data, b, "subset")
-        if not isinstance(sv, Lgl):
-            raise DataError("subset must be a logical condition (R: 'subset' must be logical)")
-        keep_rows = _vector(sv, len(data), "subset") == 1.0  # NA rows are left out, as R does
+    keep_rows = np.ones(len(data), dtype=bool) if subset is None else \
+        subset_mask(subset, data, b.ev.state)
     # the model frame: rows with a missing value in any variable are dropped (na.omit)
     allv = list(fvals.values()) + [v for d in rvals for v in d.values()] + \
         [v for g in gvals for v in g] + [v for v in (wv, ov) if v is not None]

@@ -171,7 +171,8 @@ def formulas(draw):
 OUTCOMES: list[str] = []
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(formula=formulas())
 def test_generated_formulas_fit_or_raise_a_named_error(formula, data):
     with warnings.catch_warnings():
@@ -186,7 +187,7 @@ def test_generated_formulas_fit_or_raise_a_named_error(formula, data):
 
 
 def test_most_generated_formulas_fit():
-    """The share stated for the grammar above: at least half of the generated formulas fit
+    """The share stated for the grammar above (derandomized: 38 of 60 fit): at least half fit
     (the rest are refusals R gives too, such as log() of a factor or a rank-deficient design
     lme4 cannot drop its way out of)."""
     if len(OUTCOMES) < 20:
