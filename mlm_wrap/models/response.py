@@ -14,7 +14,7 @@ from mlm_wrap.engines.pirls import (
 from mlm_wrap.errors import DataError, FormulaError, ModelError
 from mlm_wrap.spec.evaluate import evaluate
 from mlm_wrap.spec.r_ast import _Binary, _Call, _Name, _Unary
-from mlm_wrap.spec.rvalues import Chr, Fct, Num, as_numeric
+from mlm_wrap.spec.rvalues import Chr, Fct, Num, as_factor, as_numeric, from_column
 from mlm_wrap.spec.r_deparse import _deparse
 from mlm_wrap.spec.r_parser import _parse
 
@@ -107,10 +107,9 @@ def glm_response(text: str, data: pd.DataFrame, family: Family, prior: np.ndarra
             y = col.astype("float64").to_numpy()  # pandas boolean NA -> NaN
             kind = "numeric"
         else:
-            from mlm_wrap.spec.design import _as_factor
-            fac = _as_factor(col)
-            levels = list(fac.categories)
-            codes = np.asarray(fac.codes)
+            fac = as_factor(from_column(col, name), name)
+            levels = list(fac.levels)
+            codes = fac.codes
             y = np.where(codes < 0, np.nan, (codes > 0).astype(float))
             kind = "factor"
     else:

@@ -41,36 +41,18 @@ from mlm_wrap.spec.terms import RandomTerm
 
 # ---------------------------------------------------------------------------- frame
 def _as_factor(s: pd.Series) -> pd.Categorical:
-    """A column as R would treat it as a factor: keep Categorical order, else sorted levels."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        return pd.Categorical.from_codes(np.asarray(s.cat.codes),
-                                         categories=[_label(c) for c in s.cat.categories])
-    vals = s.dropna().unique()
-    if s.dtype == bool or str(s.dtype) == "boolean":
-        labels = {False: "FALSE", True: "TRUE"}
-        return pd.Categorical(s.map(lambda v: labels.get(bool(v)) if pd.notna(v) else None),
-                              categories=[labels[v] for v in sorted(bool(v) for v in vals)])
-    try:
-        levels = list(dict.fromkeys(_label(v) for v in sorted(vals)))
-    except TypeError:  # mixed types: R would hold them as character, sorted as text
-        levels = sorted({_label(v) for v in vals})
-    return pd.Categorical(s.map(lambda v: _label(v) if pd.notna(v) else None), categories=levels)
-
-
-def _label(v) -> str:
-    """R's label for a level value: integers print without '.0'."""
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        return str(int(v))
-    return str(v)
+    """A column as R treats it as a factor (levels as :func:`~mlm_wrap.spec.rvalues.as_factor`
+    gives them: a Categorical keeps its order, other values are sorted)."""
+    f = as_factor(from_column(s, str(s.name)), str(s.name))
+    return pd.Categorical.from_codes(f.codes, categories=f.levels, ordered=f.ordered)
 
 
 def _prepare_column(s: pd.Series) -> pd.Series:
-    """Column as the formula evaluator should see it (strings/bools -> factors)."""
+    """A data column of the model frame kept for plots and new data (strings, logicals ->
+    factors with R's levels; nullable and Arrow numbers -> float)."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         return s
-    if s.dtype == bool or str(s.dtype) == "boolean":
-        return pd.Series(_as_factor(s), index=s.index, name=s.name)
-    if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+    if pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
         return pd.Series(_as_factor(s), index=s.index, name=s.name)
     if pd.api.types.is_extension_array_dtype(s.dtype):  # Int64, Float64, arrow numerics
         return s.astype("float64")
@@ -186,20 +168,17 @@ def _lme4_order(terms: list[TermDesign]) -> list[TermDesign]:
 
 def drop_rank_deficient(X: np.ndarray, names: list[str], tol: float = 1e-7) -> list[int]:
     """Columns to keep, dropping later columns that are linear combinations of earlier
-    ones (what R's pivoting QR in lme4's chkRank.drop.cols does)."""
-    keep: list[int] = []
-    Q = np.zeros((X.shape[0], 0))
-    for j in range(X.shape[1]):
-        v = X[:, j].astype(float)
-        nrm = np.linalg.norm(v)
-        if nrm == 0:
-            continue
-        r = v - Q @ (Q.T @ v)
-        r = r - Q @ (Q.T @ r)
-        if np.linalg.norm(r) > tol * nrm:
-            keep.append(j)
-            Q = np.column_stack([Q, r / np.linalg.norm(r)])
-    return keep
+    ones (what R's pivoting QR in lme4's chkRank.drop.cols does): column j goes when the
+    part of it not in the span of the columns before it, |R_jj| of the QR decomposition,
+    is below ``tol`` times its norm."""
+    if X.shape[1] == 0:
+        return []
+    norms = np.linalg.norm(X, axis=0)
+    R = np.linalg.qr(np.asarray(X, float), mode="r")
+    d = np.zeros(X.shape[1])
+    k = min(R.shape)
+    d[:k] = np.abs(np.diag(R)[:k])  # columns past the number of rows are dependent
+    return [j for j in range(X.shape[1]) if norms[j] > 0 and d[j] > tol * norms[j]]
 
 
 class _Builder:

@@ -68,7 +68,7 @@ class Chr:
         return len(self.values)
 
     def na(self) -> np.ndarray:
-        return np.array([v is None for v in self.values], dtype=bool)
+        return pd.isna(self.values).astype(bool)
 
     def take(self, rows: np.ndarray) -> "Chr":
         return Chr(self.values[rows])
@@ -164,6 +164,9 @@ def from_column(s: pd.Series, name: str) -> RValue:
             return Lgl(np.array([float(v) if isinstance(v, (bool, np.bool_)) else np.nan
                                  for v in s.tolist()], dtype=float))
     if pd.api.types.is_string_dtype(dt) or dt == object:
+        if pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):  # the common case, fast
+            vals = s.to_numpy(dtype=object, na_value=None)
+            return Chr(vals)
         vals = np.empty(len(s), dtype=object)
         for i, v in enumerate(s.tolist()):
             vals[i] = None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA \
@@ -180,10 +183,10 @@ def as_factor(v: RValue, what: str = "value") -> Fct:
         return v
     if isinstance(v, Chr):
         na = v.na()
-        levels = sort_levels(list(dict.fromkeys(v.values[~na])))
-        pos = {lv: i for i, lv in enumerate(levels)}
-        codes = np.array([-1 if m else pos[x] for x, m in zip(v.values, na)], dtype=np.int64)
-        return Fct(codes, levels)
+        codes = np.full(len(v), -1, dtype=np.int64)
+        found, uniques = pd.factorize(v.values[~na], sort=True)  # sorted as R's sort() in C
+        codes[~na] = found
+        return Fct(codes, [str(u) for u in uniques])
     if isinstance(v, Lgl):
         na = v.na()
         present = sorted({bool(x) for x in v.values[~na]})
