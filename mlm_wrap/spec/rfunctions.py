@@ -170,20 +170,18 @@ def _log(call: RCall) -> Num:
     return Num(r, x.colnames)
 
 
-@rfunction("round")
-def _round(call: RCall) -> Num:
-    a = call.bind(["x", "digits"])
-    x = numeric_arg(a["x"], call)
-    d = scalar_num(a["digits"], "digits", call) if "digits" in a else 0
-    return Num(np.asarray(r_round(x.values, d), float).reshape(x.values.shape), x.colnames)
+def _rounding(fn, default_digits: int):
+    """R's ``round(x, digits = 0)`` / ``signif(x, digits = 6)`` (rformat's ports of fround/fprec)."""
+    def impl(call: RCall) -> Num:
+        a = call.bind(["x", "digits"])
+        x = numeric_arg(a["x"], call)
+        d = scalar_num(a["digits"], "digits", call) if "digits" in a else default_digits
+        return Num(np.asarray(fn(x.values, d), float).reshape(x.values.shape), x.colnames)
+    return impl
 
 
-@rfunction("signif")
-def _signif(call: RCall) -> Num:
-    a = call.bind(["x", "digits"])
-    x = numeric_arg(a["x"], call)
-    d = scalar_num(a["digits"], "digits", call) if "digits" in a else 6
-    return Num(np.asarray(signif(x.values, d), float).reshape(x.values.shape), x.colnames)
+rfunction("round")(_rounding(r_round, 0))
+rfunction("signif")(_rounding(signif, 6))
 
 
 def _parallel(reduce):
