@@ -163,17 +163,26 @@ def _check_same_data(models: list[LmerMod], names: list[str]) -> None:
 
 
 def anova(*models: LmerMod, refit: bool = True, model_names: Sequence[str] | None = None,
-          **named_models: LmerMod) -> AnovaTable:
+          type=None, ddf=None, **named_models: LmerMod) -> AnovaTable:
     """lme4's ``anova(m1, m2, ...)``: likelihood-ratio tests between nested fits.
 
     Models are named ``m1, m2, ...`` in argument order (R uses the variable names,
     which Python cannot see), or by keyword: ``anova(small=m1, big=m2)``, or by
-    ``model_names``.  REML fits are refitted by ML unless ``refit=False``."""
+    ``model_names``.  REML fits are refitted by ML unless ``refit=False``.
+
+    One model: lmerTest's ``anova(m, type=3, ddf="Satterthwaite")`` (``type=1|2|3``,
+    ``ddf="Satterthwaite"|"Kenward-Roger"|"lme4"``), lme4's sequential table for a glmer
+    fit (:mod:`mlm_wrap.inference.terms_anova`)."""
     mods = list(models) + list(named_models.values())
+    if len(mods) == 1:
+        from mlm_wrap.inference.terms_anova import single_anova
+        return single_anova(mods[0], type=3 if type is None else type,
+                            ddf="Satterthwaite" if ddf is None else ddf)
+    if type is not None or ddf is not None:
+        raise ValueError("type= and ddf= apply to the F table of one model, not to a "
+                         "comparison of several models")
     if len(mods) < 2:
-        raise NotImplementedError("anova() of a single model (lme4's F table of the fixed "
-                                  "effects) is not available; pass two or more models to "
-                                  "compare them")
+        raise TypeError("anova() needs a fitted model")
     for x in mods:
         if not isinstance(x, LmerMod):
             raise TypeError(f"anova() compares fitted models (LmerMod), not {type(x).__name__}")
