@@ -16,10 +16,20 @@ from mlm_wrap.errors import (ConvergenceWarning, DataError, FormulaError, MixedM
                              ModelError, SingularFitWarning, UnknownColumnError)
 from mlm_wrap.inference.anova import anova, refit
 from mlm_wrap.inference.boot import bootMer, simulate
+from mlm_wrap.inference.ranova import ranova
+from mlm_wrap.inference.terms_anova import drop1
 from mlm_wrap.models.glmer import GlmerMod, glmer
 from mlm_wrap.models.lmer import LmerMod, lmer, lmerControl
 from mlm_wrap.models.summary import Summary
 from mlm_wrap.spec.formula import parse_formula
+from mlm_wrap.toolbox.accessors import (df_residual, family, formula, getME, model_matrix, terms,
+                                        weights)
+from mlm_wrap.toolbox.broom import augment, glance, tidy
+from mlm_wrap.toolbox.diagnostics import cooks_distance, hatvalues, influence
+from mlm_wrap.toolbox.emmeans import contrast, emmeans, pairs
+from mlm_wrap.toolbox.lmlist import lmList, pooling_table
+from mlm_wrap.toolbox.performance import icc, r2
+from mlm_wrap.toolbox.update import allFit, update
 from mlm_wrap.spec.plan import set_default_engine
 
 __version__ = "0.1.0"
@@ -30,4 +40,9 @@ __all__ = ["lmer", "glmer", "lmerControl", "LmerMod", "GlmerMod", "Summary", "pa
            "isSingular", "fitted", "residuals", "resid", "predict", "confint", "summary",
            "display", "extract_dic", "anova", "bootMer", "refit", "simulate", "set_default_engine",
            "FormulaError", "DataError", "ModelError", "UnknownColumnError",
-           "ConvergenceWarning", "SingularFitWarning", "MixedModelMessage"]
+           "ConvergenceWarning", "SingularFitWarning", "MixedModelMessage",
+           # the post-fit toolbox
+           "drop1", "ranova", "update", "allFit", "emmeans", "pairs", "contrast", "tidy",
+           "glance", "augment", "icc", "r2", "lmList", "pooling_table", "hatvalues",
+           "cooks_distance", "influence", "getME", "model_matrix", "formula", "terms",
+           "df_residual", "weights", "family"]

@@ -18,7 +18,6 @@ from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from mlm_wrap.engines.lmm import LmmProblem
@@ -26,7 +25,8 @@ from mlm_wrap.engines.mixedlm import FitInfo, _gradient, _polish, fit_theta
 from mlm_wrap.engines.optimize import _qn_minimize
 from mlm_wrap.errors import MixedModelMessage, ModelError
 from mlm_wrap.models.lmer import LmerMod
-from mlm_wrap.rformat import format_coefmat
+from mlm_wrap.inference.anova_table import AnovaTable
+from mlm_wrap.inference.terms_anova import single_anova
 from mlm_wrap.spec.plan import make_plan
 
 __all__ = ["anova", "AnovaTable", "refit_ml", "refit"]
@@ -110,38 +110,6 @@ def refit(m: LmerMod, newresp, _H0: np.ndarray | None = None) -> LmerMod:
 
 
 # ================================================================================= anova
-class AnovaTable(pd.DataFrame):
-    """A model-comparison table; ``str()`` is R's ``print.anova`` with its heading."""
-
-    _metadata = ["heading"]
-
-    @property
-    def _constructor(self):
-        return AnovaTable
-
-    def format(self, digits: int = 5, signif_stars: bool = True) -> str:
-        """R's ``print(anova(...), digits=)`` as text (``digits`` default: R's 7 - 2)."""
-        heading = list(getattr(self, "heading", None) or [])
-        cols = list(self.columns)
-        x = self.to_numpy(dtype=float)
-        cells = np.where(np.isnan(x), None, x).tolist()
-        has_p = cols[-1].startswith(("Pr(", "P("))
-        tst = [i for i, c in enumerate(cols) if c[1:7] == " value" or c in ("F", "Cp", "Chisq")]
-        zap = [i for i in range(len(cols) - 1 if has_p else len(cols))
-               if i not in tst and not cols[i].endswith("Df")]
-        tab = format_coefmat(cells, rownames=[str(i) for i in self.index], colnames=cols,
-                             digits=digits, signif_stars=signif_stars, cs_ind=[], tst_ind=tst,
-                             zap_ind=zap, has_Pvalue=has_p, P_values=has_p, na_print="")
-        text = tab.render()
-        return "\n".join(heading + [text.rstrip("\n")])
-
-    def __str__(self) -> str:
-        return self.format()
-
-    def __repr__(self) -> str:
-        return self.format()
-
-
 def _check_same_data(models: list[LmerMod], names: list[str]) -> None:
     """R's checks of ``anova.merMod``, and the rows/response checks R leaves to the user."""
     ref, rname = models[0], names[0]
@@ -175,7 +143,6 @@ def anova(*models: LmerMod, refit: bool = True, model_names: Sequence[str] | Non
     fit (:mod:`mlm_wrap.inference.terms_anova`)."""
     mods = list(models) + list(named_models.values())
     if len(mods) == 1:
-        from mlm_wrap.inference.terms_anova import single_anova
         return single_anova(mods[0], type=3 if type is None else type,
                             ddf="Satterthwaite" if ddf is None else ddf)
     if type is not None or ddf is not None:

@@ -14,7 +14,8 @@ import numpy as np
 from scipy import stats
 
 from mlm_wrap.errors import ModelError
-from mlm_wrap.inference.terms_anova import AnovaTable, _formula, _is_glmer, _lm_loglik, _refit, _Terms
+from mlm_wrap.inference.anova_table import AnovaTable
+from mlm_wrap.inference.terms_anova import _formula, _is_glmer, _lm_loglik, _refit, _Terms
 from mlm_wrap.spec.model_matrix import r_terms
 from mlm_wrap.spec.r_parser import _parse
 

@@ -22,54 +22,18 @@ import math
 import warnings
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from mlm_wrap.errors import ModelError
+from mlm_wrap.inference.anova_table import AnovaTable
 from mlm_wrap.inference.ddf import KR_MAX_N, _kr_pieces, _satt_state
 from mlm_wrap.models.lmer import LmerMod
-from mlm_wrap.rformat import format_coefmat
 from mlm_wrap.spec.design import _new_values, formula_matrix
 from mlm_wrap.spec.model_matrix import model_matrix
 
 __all__ = ["AnovaTable", "single_anova", "lme4_anova", "drop1", "hypotheses"]
 
 _FCOLS = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
-
-
-# ================================================================================ table
-class AnovaTable(pd.DataFrame):
-    """A table of tests; ``str()`` is R's ``print.anova`` (heading, then ``printCoefmat``).
-
-    (The same printout as :class:`mlm_wrap.inference.anova.AnovaTable`, which this module
-    cannot import: ``anova()`` there dispatches here.)"""
-
-    _metadata = ["heading"]
-
-    @property
-    def _constructor(self):
-        return AnovaTable
-
-    def format(self, digits: int = 5, signif_stars: bool = True) -> str:
-        """R's ``print(x, digits=)`` of an ``anova`` data frame (``digits``: R's 7 - 2)."""
-        heading = list(getattr(self, "heading", None) or [])
-        cols = list(self.columns)
-        x = self.to_numpy(dtype=float)
-        cells = np.where(np.isnan(x), None, x).tolist()
-        has_p = cols[-1].startswith(("Pr(", "P("))
-        tst = [i for i, c in enumerate(cols) if c[1:7] == " value" or c in ("F", "Cp", "Chisq")]
-        zap = [i for i in range(len(cols) - 1 if has_p else len(cols))
-               if i not in tst and not cols[i].endswith("Df")]
-        tab = format_coefmat(cells, rownames=[str(i) for i in self.index], colnames=cols,
-                             digits=digits, signif_stars=signif_stars, cs_ind=[], tst_ind=tst,
-                             zap_ind=zap, has_Pvalue=has_p, P_values=has_p, na_print="")
-        return "\n".join(heading + [tab.render().rstrip("\n")])
-
-    def __str__(self) -> str:
-        return self.format()
-
-    def __repr__(self) -> str:
-        return self.format()
 
 
 # ============================================================================ arguments
