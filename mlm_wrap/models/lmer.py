@@ -109,10 +109,20 @@ class LmerMod:
         return [b[offs[k]:offs[k + 1]].reshape(td.factor.nlevels, td.Xt.shape[1])
                 for k, td in enumerate(self.design.terms)]
 
-    def ranef(self) -> RList:
-        """Conditional modes, one DataFrame per grouping factor (R's ``ranef(m)$g``)."""
+    def ranef(self, condVar: bool = True) -> RList:
+        """Conditional modes, one DataFrame per grouping factor (R's ``ranef(m)$g``).  With
+        ``condVar=True`` (lme4's default) each table carries its conditional covariances as
+        R's ``attr(, "postVar")``: ``df.attrs["postVar"]``, a (p, p, levels) array (a list of
+        them, one per term, when a factor has several terms)."""
         groups = list(dict.fromkeys(td.name for td in self.design.terms))
-        return self._by_factor(self._b_per_term(), footer=ranef_footer(groups))
+        out = self._by_factor(self._b_per_term(), footer=ranef_footer(groups) if condVar else "")
+        if condVar:
+            post: dict[str, list[np.ndarray]] = {}
+            for td, cv in zip(self.design.terms, self.condvar()):
+                post.setdefault(td.name, []).append(np.transpose(cv, (1, 2, 0)))
+            for g, arrs in post.items():
+                out[g].attrs["postVar"] = arrs[0] if len(arrs) == 1 else arrs
+        return out
 
     def condvar(self) -> list[np.ndarray]:
         """Per term, (levels, p, p) conditional covariances (lme4's ``condVar``)."""
@@ -190,14 +200,16 @@ class LmerMod:
         return self._padded(self._sol.fitted, "fitted")
 
     def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:
-        """lme4's ``residuals(m, type =, scaled =)``: ``"response"`` (y - fitted) or
-        ``"pearson"`` (times sqrt(prior weight)); ``scaled=True`` divides by sigma."""
+        """lme4's ``residuals(m, type =, scaled =)``: ``"response"`` and ``"working"``
+        (y - fitted), ``"pearson"`` and ``"deviance"`` (times sqrt(prior weight), the same for
+        a gaussian model); ``scaled=True`` divides by sigma."""
         r = self.design.y - self._sol.fitted
-        if type == "pearson":
+        if type in ("pearson", "deviance"):  # gaussian: the deviance residual is the pearson one
             if self.design.weights is not None:
                 r = r * np.sqrt(self.design.weights)
-        elif type != "response":
-            raise ValueError(f"type must be 'response' or 'pearson' for an lmer fit, not {type!r}")
+        elif type not in ("response", "working"):
+            raise ValueError("type must be 'response', 'pearson', 'deviance' or 'working' for an "
+                             f"lmer fit, not {type!r}")
         if scaled:
             r = r / self.sigma()
         return self._padded(r, "residuals")

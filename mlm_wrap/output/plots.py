@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 
 from mlm_wrap.models.lmer import LmerMod
+from mlm_wrap.toolbox.lmlist import pooling_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_predictions", "plot_ranef", "plot_residuals"]
+__all__ = ["plot_predictions", "plot_ranef", "plot_residuals", "plot_pooling"]
 
 GRID_POINTS = 50  # x values per fitted line: enough for curved terms such as log(x)
 SE_MULT = 2.0  # caterpillar bars: conditional mode +/- 2 conditional SDs
@@ -203,3 +204,33 @@ def plot_residuals(m: LmerMod, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("Fitted values")
     ax.set_ylabel("Residuals")
     return ax
+
+
+def plot_pooling(m: LmerMod, x: str, group: str, data: pd.DataFrame | None = None) -> Figure:
+    """Complete, no and partial pooling in one figure: each group's intercept and slope of
+    ``x`` under one regression for all (complete), a regression per group (``lmList``: no
+    pooling) and the mixed model (partial pooling), with an arrow from no to partial
+    pooling showing the shrinkage toward the population line.  The numbers are
+    :func:`mlm_wrap.pooling_table`'s."""
+    plt = _pyplot()
+    tab = pooling_table(m, x, group, data)
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    ic, sl = "(Intercept)", x
+    ax.scatter(tab[f"none {ic}"], tab[f"none {sl}"], marker="o", facecolors="none",
+               edgecolors="C0", label="no pooling (lmList)")
+    ax.scatter(tab[f"partial {ic}"], tab[f"partial {sl}"], marker="o", color="C1",
+               label="partial pooling (lmer)")
+    ax.scatter(tab[f"complete {ic}"].iloc[:1], tab[f"complete {sl}"].iloc[:1], marker="X",
+               s=90, color="k", label="complete pooling (lm)")
+    for lvl in tab.index:
+        ax.annotate("", xy=(tab.loc[lvl, f"partial {ic}"], tab.loc[lvl, f"partial {sl}"]),
+                    xytext=(tab.loc[lvl, f"none {ic}"], tab.loc[lvl, f"none {sl}"]),
+                    arrowprops={"arrowstyle": "->", "color": "0.5", "lw": 0.8})
+        ax.text(tab.loc[lvl, f"none {ic}"], tab.loc[lvl, f"none {sl}"], f" {lvl}", fontsize=8,
+                va="bottom")
+    ax.set_xlabel("intercept")
+    ax.set_ylabel(f"slope of {x}")
+    ax.set_title(f"Shrinkage by {group}: no pooling -> partial pooling")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -168,6 +168,15 @@ def test_se_ranef(cid):
     rc = case["ranef_condsd"]
     for gv, term, lvl, sdv in zip(rc["grpvar"], rc["term"], rc["grp"], rc["condsd"]):
         assert abs(got[gv].loc[str(lvl), term] - sdv) / max(sdv, 1e-8) <= TOL["condsd"]
+    # ranef(m, condVar = TRUE): the same SDs from the postVar attribute, as R computes them
+    re = mw.ranef(m, condVar=True)
+    for gv, term, lvl, sdv in zip(rc["grpvar"], rc["term"], rc["grp"], rc["condsd"]):
+        pv = re[gv].attrs["postVar"]
+        tab = re[gv]
+        if isinstance(pv, list):  # several terms on one factor: one array per term
+            continue
+        k, j = tab.index.get_loc(str(lvl)), list(tab.columns).index(term)
+        assert abs(np.sqrt(pv[j, j, k]) - sdv) / max(sdv, 1e-8) <= TOL["condsd"]
 
 
 @pytest.mark.parametrize("cid", cases("fitted"))

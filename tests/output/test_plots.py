@@ -216,3 +216,22 @@ def test_import_does_not_need_matplotlib():
         tree = ast.parse(path.read_text(), filename=str(path))
         top = [m for m in _module_level_imports(tree.body) if m.split(".")[0] == "matplotlib"]
         assert not top, f"{path.relative_to(pkg.parent)} imports {top} at import time"
+
+
+def test_pooling_plot_draws_the_three_estimates_per_group():
+    """Complete, no and partial pooling: the points are pooling_table's numbers."""
+    import mlm_wrap as mw
+    from mlm_wrap.datasets import load
+    from mlm_wrap.plots import plot_pooling
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = mw.lmer("salary ~ experience + (1 + experience | department)", data=load("faculty"))
+    fig = plot_pooling(m, "experience", "department")
+    tab = mw.pooling_table(m, "experience", "department")
+    ax = fig.axes[0]
+    offsets = [c.get_offsets() for c in ax.collections]
+    assert np.allclose(offsets[0], tab[["none (Intercept)", "none experience"]].to_numpy())
+    assert np.allclose(offsets[1], tab[["partial (Intercept)", "partial experience"]].to_numpy())
+    assert np.allclose(offsets[2][0], tab[["complete (Intercept)", "complete experience"]].iloc[0])
+    assert len([t for t in ax.texts if t.get_text().strip() in tab.index]) == len(tab)
+    plt.close(fig)
