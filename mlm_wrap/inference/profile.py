@@ -6,7 +6,10 @@
   effects, sigma and the fixed effects.  Instead of lme4's spline through ~20 points
   per parameter, each limit is the root of ``zeta = sign(x - x_hat) sqrt(dev(x) -
   dev_hat)`` found by a bracketed secant search, every ``dev(x)`` a full inner
-  optimisation over the other parameters.
+  optimisation over the other parameters.  The profile of a correlation is capped by
+  the branch where one of its two sds is 0 (there any correlation fits equally well):
+  when that cap is under the cutoff the limit is the boundary, -1 or 1, as lme4's
+  profile, which follows that branch, reports it.
 * :func:`confint` is lme4's ``confint.merMod``: profile, Wald or parametric bootstrap
   (:func:`mlm_wrap.inference.boot.confint_boot`).
 
@@ -79,6 +82,7 @@ class _Profiler:
         self.nsolve = 0
         self._pts: dict[int, list] = {}
         self._hess: dict = {}
+        self._caps: dict = {}
         self._warned = False
         self._current = None
         self.v_se = self._v_se()
@@ -231,7 +235,47 @@ class _Profiler:
         fr, dev = self._inner(f, start[free], self._phi_bounds(free))
         ph = np.empty(nphi)
         ph[free], ph[w] = fr, val
-        return dev, ph
+        # the branch where one of the two sds is 0 (any correlation fits it) caps the
+        # profile; the free parameters returned stay on this branch (warm starts)
+        return min(dev, self._cor_cap(w)[0]), ph
+
+    def _cor_sds(self, w: int) -> list[int]:
+        """Indices (in phi) of the two relative sds of the correlation phi[w]."""
+        o = 0
+        for blk in self.blocks:
+            lay = _layout(blk)
+            if w < o + len(lay):
+                i, j = lay[w - o]
+                return [o + lay.index((i, i)), o + lay.index((j, j))]
+            o += len(lay)
+        raise IndexError(w)
+
+    def _cor_cap(self, w: int) -> tuple[float, np.ndarray]:
+        """The lowest deviance with one of correlation w's two sds at 0: there the
+        correlation has no effect, so the profile of the correlation never rises above
+        it.  lme4's profile follows that branch up to +-1 (whence R's boundary limits)."""
+        if w in self._caps:
+            return self._caps[w]
+        nphi = self.nv - 1
+        best = (np.inf, self.phi_hat.copy())
+        saved = self._current
+        for d in self._cor_sds(w):
+            fixed = [d, w]
+            free = np.setdiff1d(np.arange(nphi), fixed)
+
+            def f(fr, d=d, free=free):
+                ph = self.phi_hat.copy()
+                ph[free], ph[d] = fr, 0.0
+                return self._dev_prof(_theta_from_phi(self.blocks, ph))
+            self._current = ("cap", w, d)
+            fr, dev = self._inner(f, self.phi_hat[free], self._phi_bounds(free))
+            if dev < best[0]:
+                ph = self.phi_hat.copy()
+                ph[free], ph[d] = fr, 0.0
+                best = (dev, ph)
+        self._current = saved
+        self._caps[w] = best
+        return best
 
     def _point_beta(self, j: int, b: float, start: np.ndarray) -> tuple[float, np.ndarray]:
         """Fixed effect j at b: drop its column, offset the response, optimise theta."""
