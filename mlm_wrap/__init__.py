@@ -18,6 +18,7 @@ from mlm_wrap.inference.anova import anova, refit
 from mlm_wrap.inference.boot import bootMer, simulate
 from mlm_wrap.inference.ranova import ranova
 from mlm_wrap.inference.terms_anova import drop1
+from mlm_wrap.models.families import Gamma, binomial, gaussian, inverse_gaussian, poisson
 from mlm_wrap.models.glmer import GlmerMod, glmer
 from mlm_wrap.models.lmer import LmerMod, lmer, lmerControl
 from mlm_wrap.models.summary import Summary
@@ -45,4 +46,6 @@ __all__ = ["lmer", "glmer", "lmerControl", "LmerMod", "GlmerMod", "Summary", "pa
            "drop1", "ranova", "update", "allFit", "emmeans", "pairs", "contrast", "tidy",
            "glance", "augment", "icc", "r2", "lmList", "pooling_table", "hatvalues",
            "cooks_distance", "influence", "getME", "model_matrix", "formula", "terms",
-           "df_residual", "weights", "family"]
+           "df_residual", "weights", "family",
+           # glmer's families (R's binomial(), poisson(), Gamma(), inverse.gaussian(), gaussian())
+           "binomial", "poisson", "Gamma", "inverse_gaussian", "gaussian"]

@@ -262,7 +262,10 @@ def conv_messages(g: np.ndarray, H: np.ndarray, theta: np.ndarray, lower: np.nda
         converged = False
         max_grad = float(np.max(np.abs(g)))
         msgs.append("unable to evaluate scaled gradient")
-    for Hs, kind in ((H[ntheta:, ntheta:], "fixed-effect"), (H, "")):
+    # lme4's checkConv takes ntheta = length(lbound); glmer's lbound covers beta too, so
+    # its separate fixed-effect Hessian check only runs when the bounds are theta's alone
+    checks = ([(H[ntheta:, ntheta:], "fixed-effect")] if len(lower) < H.shape[0] else []) + [(H, "")]
+    for Hs, kind in checks:
         if Hs.size == 0:
             continue
         try:

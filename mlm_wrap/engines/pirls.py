@@ -79,7 +79,15 @@ class Family:
     lme4's clamps (``mu <= 1 - eps`` for logit/probit, ``mu >= eps`` for log, ``dmu/deta
     >= eps``) and lme4's deviance residuals and ``aic`` (binomial and poisson)."""
 
-    SUPPORTED = ("binomial", "poisson")
+    SUPPORTED = ("binomial", "poisson", "Gamma", "inverse.gaussian", "gaussian")
+    #: the links R's family functions accept (stats::binomial, poisson, Gamma, ...)
+    LINKS = {"binomial": ("logit", "probit", "cloglog", "cauchit", "log"),
+             "poisson": ("log", "identity", "sqrt"),
+             "Gamma": ("inverse", "identity", "log"),
+             "inverse.gaussian": ("1/mu^2", "inverse", "identity", "log"),
+             "gaussian": ("inverse", "log", "identity")}
+    #: lme4's ``hasNoScale``: the families without a scale parameter
+    NO_SCALE = ("binomial", "poisson")
 
     def __init__(self, sm_family):
         self.sm = sm_family
@@ -87,8 +95,17 @@ class Family:
         self.link = link_name(sm_family.link)
         if self.family not in self.SUPPORTED:
             raise NotImplementedError(
-                f"glmer() with family {self.family!r} is not available: binomial and poisson "
-                "are (families with a scale parameter need lme4's sigma, not written yet)")
+                f"glmer() with family {self.family!r} is not available: binomial, poisson, "
+                "Gamma, inverse.gaussian and gaussian are")
+        if self.link not in self.LINKS[self.family]:
+            raise ValueError(
+                f"link {self.link!r} not available for the {self.family} family; available "
+                f"links are {', '.join(repr(k) for k in self.LINKS[self.family])}")
+
+    @property
+    def has_scale(self) -> bool:
+        """lme4's ``useSc`` for a GLMM: ``!hasNoScale(family)``."""
+        return self.family not in self.NO_SCALE
 
     def __repr__(self) -> str:
         return f"Family: {self.family}  ( {self.link} )"
@@ -129,14 +146,26 @@ class Family:
     def variance(self, mu: np.ndarray) -> np.ndarray:
         if self.family == "binomial":
             return np.maximum(mu * (1.0 - mu), EPS)  # lme4's x1mx
-        return np.asarray(self.sm.variance(mu), float)
+        if self.family == "poisson":
+            return np.asarray(mu, float)
+        if self.family == "Gamma":
+            return np.asarray(mu, float) ** 2
+        if self.family == "inverse.gaussian":
+            return np.asarray(mu, float) ** 3
+        return np.ones_like(np.asarray(mu, float))
 
     def dev_resid(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
-        """Squared deviance residuals (lme4's ``devResid``)."""
+        """Squared deviance residuals (lme4's ``devResid``, R's ``dev.resids``)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.family == "binomial":
                 return 2.0 * wt * (_ylogy(y, mu) + _ylogy(1.0 - y, 1.0 - mu))
-            return 2.0 * wt * (_ylogy(y, mu) - (y - mu))
+            if self.family == "poisson":
+                return 2.0 * wt * (_ylogy(y, mu) - (y - mu))
+            if self.family == "Gamma":
+                return -2.0 * wt * (np.log(np.where(y == 0, 1.0, y / mu)) - (y - mu) / mu)
+            if self.family == "inverse.gaussian":
+                return wt * (y - mu) ** 2 / (y * mu ** 2)
+            return wt * (y - mu) ** 2
 
     def aic_const(self, y: np.ndarray, n: np.ndarray, wt: np.ndarray):
         """The data-only parts of ``aic`` (binomial coefficients, log y!), computed once."""
@@ -147,17 +176,35 @@ class Family:
             f = np.where(m <= 0, 0.0, wt / np.where(m <= 0, 1.0, m))
             lchoose = special.gammaln(m + 1) - special.gammaln(k + 1) - special.gammaln(m - k + 1)
             return {"k": k, "m": m, "f": f, "const": float(np.sum(f * lchoose))}
-        return {"const": float(-np.sum(wt * special.gammaln(y + 1)))}
+        if self.family == "poisson":
+            return {"const": float(-np.sum(wt * special.gammaln(y + 1)))}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return {"swt": float(np.sum(wt)), "slogw": float(np.sum(np.log(wt))),
+                    "slogy": float(np.sum(wt * np.log(y)))}
 
     def aic(self, y, mu, wt, c: dict) -> float:
-        """lme4's ``aic``: -2 sum of log-likelihood terms, with their constants."""
+        """lme4's ``aic``: -2 sum of log-likelihood terms, with their constants (R's
+        ``family()$aic``; with a scale parameter, at the dispersion ``dev / n``, plus 2)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.family == "binomial":
                 k, m, f = c["k"], c["m"], c["f"]
                 ll = special.xlogy(k, mu) + special.xlog1py(m - k, -mu)
                 return float(-2.0 * (np.sum(f * ll) + c["const"]))
-            ll = special.xlogy(y, mu) - mu
-            return float(-2.0 * (np.sum(wt * ll) + c["const"]))
+            if self.family == "poisson":
+                ll = special.xlogy(y, mu) - mu
+                return float(-2.0 * (np.sum(wt * ll) + c["const"]))
+            dev = float(np.sum(self.dev_resid(y, mu, wt)))
+            if self.family == "Gamma":
+                disp = dev / c["swt"]
+                shape = 1.0 / disp
+                ll = (special.xlogy(shape - 1.0, y) - y / (mu * disp)
+                      - special.gammaln(shape) - shape * np.log(mu * disp))
+                return float(-2.0 * np.sum(ll * wt) + 2.0)
+            if self.family == "inverse.gaussian":
+                sw = c["swt"]
+                return float(sw * (1.0 + np.log(dev / sw * 2.0 * np.pi)) + 3.0 * c["slogy"] + 2.0)
+            nobs = len(y)
+            return float(nobs * (np.log(dev / nobs * 2.0 * np.pi) + 1.0) + 2.0 - c["slogw"])
 
 
 def _ylogy(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -287,10 +334,12 @@ class GlmmProblem(ReTerms):
         return self.family.dev_resid(self.y, mu, self.wt)
 
     def mustart(self) -> np.ndarray:
-        """glm's ``initialize`` starting values (binomial and poisson)."""
+        """glm's ``initialize`` starting values (``mustart``)."""
         if self.family.family == "binomial":
             return (self.wt * self.y + 0.5) / (self.wt + 1.0)
-        return self.y + 0.1
+        if self.family.family == "poisson":
+            return self.y + 0.1
+        return self.y.copy()  # Gamma, inverse.gaussian, gaussian: mustart <- y
 
     # -- PIRLS ---------------------------------------------------------------------------
     def linpred(self, Ts, u: np.ndarray, beta: np.ndarray) -> np.ndarray:

@@ -77,8 +77,11 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
           contrasts: dict[str, str] | None = None) -> "GlmerMod | LmerMod":
     """Fit a generalized linear mixed model by maximum likelihood, as ``lme4::glmer``.
 
-    ``family``: ``"binomial"``, ``"poisson"``, R-style ``'binomial(link = "probit")'``, or
-    a statsmodels family instance.  ``weights``: prior weights (a column name or one value
+    ``family``: a family object (``binomial``, ``poisson``, ``Gamma``, ``inverse_gaussian``,
+    ``gaussian``, called with ``link=`` or not: ``Gamma(link="log")``), R's text
+    (``"Gamma"``, ``'inverse.gaussian(link = "log")'``) or a statsmodels family instance;
+    every link lme4 accepts.  Gamma, inverse Gaussian and non-identity Gaussian fits have
+    lme4's scale parameter: ``sigma(m)``, a Residual row in ``VarCorr``, t values.  ``weights``: prior weights (a column name or one value
     per row; the number of trials for a proportion response).  ``nAGQ``: 1 is the Laplace
     approximation; ``> 1`` adaptive Gauss-Hermite quadrature (one scalar random-effects
     term only, as in lme4); 0 is lme4's fast first stage alone.  ``offset``: a column name
@@ -203,8 +206,13 @@ class GlmerMod(LmerMod):
 
     # -- scale, covariances ---------------------------------------------------------------
     def sigma(self) -> float:
-        """1: binomial and poisson have no scale parameter."""
-        return 1.0
+        """lme4's ``sigma``: 1 for binomial and poisson; for families with a scale parameter
+        (``useSc``) ``sqrt(pwrss / n)``, pwrss = Pearson residuals' sum of squares + ||u||^2."""
+        if not self.family_object.has_scale:
+            return 1.0
+        pb, s = self._problem, self._state
+        wrss = float(np.sum(pb.wt * (pb.y - s.mu) ** 2 / pb.family.variance(s.mu)))
+        return float(np.sqrt((wrss + float(s.u @ s.u)) / len(pb.y)))
 
     def vcov(self, use_hessian: bool | None = None) -> pd.DataFrame:
         """lme4's ``vcov.merMod``: from the finite-difference Hessian of the deviance over
@@ -234,22 +242,24 @@ class GlmerMod(LmerMod):
                 warnings.warn(msg, ConvergenceWarning, stacklevel=2)
                 self.vcov_messages.append(msg)
         if V is None:
-            V = self._problem.unscaled_vcov(self._state)
+            V = self.sigma() ** 2 * self._problem.unscaled_vcov(self._state)
         out = pd.DataFrame(V, index=names, columns=names)
         if use_hessian is None:
             self._vcov_cache = out.copy()
         return out
 
     def VarCorr(self) -> VarCorr:
-        """Random-effects covariances; no residual row (binomial/poisson have no scale)."""
+        """Random-effects covariances (lme4: sigma^2 Lambda Lambda'); a residual row only
+        for families with a scale parameter."""
         groups = make_unique([t.name for t in self.design.terms])
-        terms = [VarCorrTerm(g, list(td.cnames), T @ T.T)
+        sc = self.sigma()
+        terms = [VarCorrTerm(g, list(td.cnames), sc ** 2 * (T @ T.T))
                  for g, td, T in zip(groups, self.design.terms, self._problem.factors(self.theta))]
-        return VarCorr(terms, 1.0, use_sc=False)
+        return VarCorr(terms, sc, use_sc=self.family_object.has_scale)
 
     # -- likelihood ----------------------------------------------------------------------
     def _npar(self) -> int:
-        return len(self.design.xnames) + len(self.theta)
+        return len(self.design.xnames) + len(self.theta) + int(self.family_object.has_scale)
 
     def logLik(self) -> LogLik:
         """-deviance/2, the deviance being glmer's criterion at the optimum (Laplace: with
@@ -282,7 +292,7 @@ class GlmerMod(LmerMod):
         fe, se = self.fixef(), self.se_fixef()
         z = fe / se
         return pd.DataFrame({"Estimate": fe.to_numpy(), "Std. Error": se.to_numpy(),
-                             "z value": z.to_numpy(),
+                             ("t value" if self.family_object.has_scale else "z value"): z.to_numpy(),
                              "Pr(>|z|)": 2.0 * stats.norm.sf(np.abs(z.to_numpy()))},
                             index=list(fe.index))
 

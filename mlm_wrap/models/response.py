@@ -123,6 +123,16 @@ def glm_response(text: str, data: pd.DataFrame, family: Family, prior: np.ndarra
         mm = (prior * y)[ok & np.isfinite(prior)]
         if np.any(np.abs(mm - np.round(mm)) > 1e-3):
             msgs.append("non-integer #successes in a binomial glm!")
+    elif family.family == "Gamma":
+        if np.any(y[ok] <= 0):
+            raise ModelError("non-positive values not allowed for the 'Gamma' family")
+    elif family.family == "inverse.gaussian":
+        if np.any(y[ok] <= 0):
+            raise ModelError("positive values only are allowed for the 'inverse.gaussian' family")
+    elif family.family == "gaussian":
+        if (family.link == "inverse" and np.any(y[ok] == 0)) or (
+                family.link == "log" and np.any(y[ok] <= 0)):
+            raise ModelError("cannot find valid starting values: please specify some")
     else:
         if np.any(y[ok] < 0):
             raise ModelError("negative values not allowed for the 'Poisson' family")

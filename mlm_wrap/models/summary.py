@@ -107,7 +107,7 @@ class Summary:
                              "lmer() fits; a glmer() fit has z tests (Pr(>|z|))")
         self.ddf = None
         self.objClass = "glmerMod"
-        self.useScale = False
+        self.useScale = bool(m.family_object.has_scale)
         self.REML = False
         self.family, self.link = m.family, m.link
         self.nAGQ: int = int(m.nAGQ)

@@ -336,8 +336,10 @@ def test_family_as_statsmodels_instance():
     assert m2.family == "binomial" and m2.link == "probit"
     assert np.allclose(mw.fixef(m2), mw.fixef(m), atol=1e-10)
     assert as_family("poisson").link == "log" and as_family('binomial(link = "cloglog")').link == "cloglog"
-    with pytest.raises(NotImplementedError, match="Gamma"):
-        as_family(sm.families.Gamma())
+    g = as_family(sm.families.Gamma(link=sm.families.links.Log()))
+    assert (g.family, g.link, g.has_scale) == ("Gamma", "log", True)
+    with pytest.raises(NotImplementedError, match="Tweedie"):
+        as_family(sm.families.Tweedie())
 
 
 def test_gaussian_is_lmer_with_lme4s_warning(binary):
