@@ -21,9 +21,10 @@ import numpy as np
 from scipy import stats
 
 from mlm_wrap.engines.lmm import LmmProblem
-from mlm_wrap.engines.mixedlm import FitInfo, _gradient, _polish, fit_theta
+from mlm_wrap.engines.mixedlm import FitInfo, _gradient, _polish, fit_theta, make_problem
 from mlm_wrap.engines.optimize import _qn_minimize
 from mlm_wrap.errors import MixedModelMessage, ModelError
+from mlm_wrap.models.base import is_glmm
 from mlm_wrap.models.lmer import LmerMod
 from mlm_wrap.inference.anova_table import AnovaTable
 from mlm_wrap.inference.terms_anova import single_anova
@@ -54,7 +55,11 @@ def refit_ml(m: LmerMod) -> LmerMod:
 
 
 def _new_problem(m: LmerMod, y: np.ndarray) -> LmmProblem:
-    return LmmProblem(m._problem.X, np.asarray(y, float), m._problem.blocks)
+    """The model's problem for a new response (the same prior weights and offset)."""
+    if is_glmm(m):
+        raise NotImplementedError("refitting a glmer() fit to a new response (refit, bootMer, "
+                                  "simulate-based inference) is not available yet")
+    return make_problem(replace(m.design, y=np.asarray(y, float)))
 
 
 def _refit_theta(problem: LmmProblem, theta0: np.ndarray, REML: bool,

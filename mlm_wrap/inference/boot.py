@@ -22,6 +22,7 @@ from mlm_wrap.engines.optimize import _fd_hessian
 from mlm_wrap.errors import ConvergenceWarning, ModelError
 from mlm_wrap.inference.anova import _new_problem, _refit_theta, refit
 from mlm_wrap.inference.params import _pct_labels, _sdcor, _which, varpar_names
+from mlm_wrap.models.base import is_glmm
 from mlm_wrap.models.lmer import LmerMod
 
 __all__ = ["simulate", "bootMer", "BootMer", "confint_boot"]
@@ -41,7 +42,11 @@ def _rng(seed) -> np.random.Generator:
 
 
 def _simulate_matrix(m: LmerMod, nsim: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, nsim) responses: ``X beta + sigma (Z Lambda u + e)``, ``u, e ~ N(0, I)``."""
+    """(n, nsim) responses: ``X beta + offset + sigma (Z Lambda u + e / sqrt(w))``,
+    ``u, e ~ N(0, I)`` (the problem's rows are scaled by sqrt(w): dividing undoes it)."""
+    if is_glmm(m):
+        raise NotImplementedError("simulate() and bootMer() for glmer() fits are not available "
+                                  "yet (they would need the family's random draws)")
     prob = m._problem
     n = prob.n
     eta = prob.X @ m._sol.beta
@@ -52,7 +57,7 @@ def _simulate_matrix(m: LmerMod, nsim: int, rng: np.random.Generator) -> np.ndar
         Uk = U[lo:lo + blk.q].reshape(blk.nlevels, blk.p, nsim)
         Bk = np.einsum("ij,ljs->lis", T, Uk)  # Lambda u, level by level
         re += np.einsum("rc,rcs->rs", blk.Xt, Bk[blk.codes])
-    return eta[:, None] + m.sigma() * (re + E)
+    return (eta[:, None] + m.sigma() * (re + E)) / prob.sw[:, None] + prob.offset[:, None]
 
 
 def simulate(m: LmerMod, nsim: int = 1, seed=None) -> pd.DataFrame:
@@ -163,6 +168,9 @@ def bootMer(m: LmerMod, nsim: int = 500, seed=None, FUN: Callable[[LmerMod], Seq
         names = list(r0.index) if isinstance(r0, pd.Series) else [f"t{i + 1}" for i in range(len(np.atleast_1d(r0)))]
         t0 = np.asarray(r0, float).ravel()
     out = np.full((nsim, len(t0)), np.nan)
+    if is_glmm(m):
+        raise NotImplementedError("bootMer() for glmer() fits is not available yet (it would "
+                                  "need the family's random draws)")
     H0 = _criterion_hessian(m)
     nfail, msgs = 0, []
     bar = _Progress(nsim, "bootstrap", progress)

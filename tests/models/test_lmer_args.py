@@ -122,3 +122,28 @@ def test_bad_arguments_are_named(sleepx):
         quiet(f, sleepx, weights=[1.0, 2.0, 3.0])
     with pytest.raises(mw.UnknownColumnError, match="did you mean 'w'"):
         quiet(f, sleepx, weights="W")
+
+
+def test_refit_and_simulate_keep_weights_and_offset(sleepx):
+    """refit() of the model's own response is the same fit; simulate() draws around the
+    fitted values with the offset and sigma^2 / w residual variances."""
+    m = quiet("Reaction ~ Days + (1 | Subject)", sleepx, weights="w", offset="prior")
+    m2 = mw.refit(m, m.design.y)
+    np.testing.assert_allclose(mw.fixef(m2), mw.fixef(m), rtol=1e-8)
+    sims = mw.simulate(m, 400, seed=3)
+    assert abs(float(sims.to_numpy().mean()) - float(mw.fitted(m).mean())) < 5.0
+    resid = sims.to_numpy() - sims.to_numpy().mean(axis=1, keepdims=True)
+    heavy, light = sleepx["w"].to_numpy() >= 2.0, sleepx["w"].to_numpy() <= 1.0
+    assert resid[heavy].var() < resid[light].var()  # larger weight, smaller variance
+
+
+def test_glmer_simulation_is_refused_not_wrong():
+    from mlm_wrap.datasets import load
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = mw.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", load("cbpp"),
+                     family="binomial")
+    with pytest.raises(NotImplementedError, match="glmer"):
+        mw.simulate(g)
+    with pytest.raises(NotImplementedError, match="glmer"):
+        mw.bootMer(g, 3, progress=False)
