@@ -13,32 +13,16 @@ from mlm_wrap.engines.pirls import (
 )
 from mlm_wrap.errors import DataError, FormulaError, ModelError
 from mlm_wrap.spec.evaluate import evaluate
+from mlm_wrap.spec.formula import call_arguments
 from mlm_wrap.spec.r_ast import _Binary, _Call, _Name, _Unary
-from mlm_wrap.spec.rvalues import Chr, Fct, Num, as_factor, as_numeric, from_column
 from mlm_wrap.spec.r_deparse import _deparse
 from mlm_wrap.spec.r_parser import _parse
+from mlm_wrap.spec.rvalues import Chr, Fct, Num, as_factor, as_numeric, from_column
 
 _YCOL = "mlmwrap_glmer_response_"  # internal response column of the copy given to build_design
 
 
 # ------------------------------------------------------------------------------ response
-def _split_args(text: str) -> list[str]:
-    """Top-level comma-separated arguments of a call's argument text."""
-    out, depth, cur = [], 0, ""
-    for ch in text:
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        if ch == "," and depth == 0:
-            out.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur.strip())
-    return out
-
-
 def _eval_numeric(expr: str, data: pd.DataFrame, what: str) -> np.ndarray:
     """An R expression of the data's columns (``size - incidence``, ``log(exposure)``) as a
     float array (NaN where an input is missing), by the safe evaluator."""
@@ -78,7 +62,7 @@ def glm_response(text: str, data: pd.DataFrame, family: Family, prior: np.ndarra
     msgs: list[str] = []
     m = re.fullmatch(r"cbind\s*\((.*)\)", text, flags=re.S)
     if m:
-        args = _split_args(m.group(1))
+        args = call_arguments(text)
         if len(args) != 2:
             raise DataError(f"the response {text!r} must have two columns: cbind(successes, failures)")
         if family.family != "binomial":

@@ -27,7 +27,15 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, TypeVar, Union
 
 from mlm_wrap.errors import FormulaError
-from mlm_wrap.spec.r_ast import Node, _all_vars, _Const, _is_bar, _Paren, deep_enough
+from mlm_wrap.spec.r_ast import (
+    Node,
+    _all_vars,
+    _Call,
+    _Const,
+    _is_bar,
+    _Paren,
+    deep_enough,
+)
 from mlm_wrap.spec.r_deparse import _deparse
 from mlm_wrap.spec.r_parser import _parse
 from mlm_wrap.spec.terms import (
@@ -210,3 +218,12 @@ def expand_slash(
 def all_vars(text: str) -> tuple[str, ...]:
     """R's ``all.vars``: the variable names in a formula or formula part, in order."""
     return _all_vars(_parse(text))
+
+
+def call_arguments(text: str) -> list[str]:
+    """The arguments of a call such as ``cbind(s, n - s)``, each as R deparses it
+    (``["s", "n - s"]``); a FormulaError when ``text`` is not a call."""
+    node = _parse(text)
+    if not isinstance(node, _Call):
+        raise FormulaError(f"{text!r} is not a call")
+    return [_deparse(a) if name is None else f"{name} = {_deparse(a)}" for name, a in node.args]

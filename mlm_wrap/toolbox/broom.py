@@ -18,6 +18,7 @@ from mlm_wrap.inference.profile import confint_profile
 from mlm_wrap.models.base import call_arg, is_glmm
 from mlm_wrap.models.loglik import make_unique
 from mlm_wrap.rformat.objects import RFrame
+from mlm_wrap.spec.formula import call_arguments
 from mlm_wrap.toolbox.diagnostics import cooks_distance, hatvalues
 
 EFFECTS = ("ran_pars", "fixed", "ran_vals", "ran_coefs")
@@ -191,23 +192,6 @@ def glance(m) -> RFrame:
 
 
 # ------------------------------------------------------------------------------- augment
-def _split_args(text: str) -> list[str]:
-    """The top-level, comma-separated arguments of ``f(a, b)``."""
-    inner = text[text.index("(") + 1:text.rindex(")")]
-    out, depth, cur = [], 0, ""
-    for ch in inner:
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        if ch == "," and depth == 0:
-            out.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    return out + [cur.strip()]
-
-
 def _weight_offset_columns(m, fr: pd.DataFrame) -> pd.DataFrame:
     """model.frame's ``(weights)`` and ``(offset)`` columns, present when the fit was given
     ``weights=`` / ``offset=`` arguments (an ``offset()`` term of the formula is a column of
@@ -244,7 +228,7 @@ def _data_columns(m) -> pd.DataFrame:
         pb = m._problem
         succ = np.asarray(pb.y * pb.wt, float)
         mats = {}
-        for i, (arg, val) in enumerate(zip(_split_args(resp), [succ, pb.wt - succ])):
+        for i, (arg, val) in enumerate(zip(call_arguments(resp), [succ, pb.wt - succ])):
             nm = arg if re.fullmatch(r"[A-Za-z.][A-Za-z0-9._]*", arg) else f"V{i + 1}"
             mats[f"{resp}.{nm}"] = np.round(val, 10)
         rest = fr.drop(columns=[first])
