@@ -18,7 +18,8 @@ from mlm_wrap.inference.anova import anova, refit
 from mlm_wrap.inference.boot import bootMer, simulate
 from mlm_wrap.inference.ranova import ranova
 from mlm_wrap.inference.terms_anova import drop1
-from mlm_wrap.models.families import Gamma, binomial, gaussian, inverse_gaussian, poisson
+from mlm_wrap.models.families import Gamma, binomial, gaussian, inverse_gaussian, negative_binomial, poisson
+from mlm_wrap.models.glmer_nb import glmer_nb
 from mlm_wrap.models.glmer import GlmerMod, glmer
 from mlm_wrap.models.lmer import LmerMod, lmer, lmerControl
 from mlm_wrap.models.summary import Summary
@@ -35,7 +36,7 @@ from mlm_wrap.spec.plan import set_default_engine
 
 __version__ = "0.1.0"
 
-__all__ = ["lmer", "glmer", "lmerControl", "LmerMod", "GlmerMod", "Summary", "parse_formula",
+__all__ = ["lmer", "glmer", "glmer_nb", "lmerControl", "LmerMod", "GlmerMod", "Summary", "parse_formula",
            "fixef", "vcov", "se_fixef", "ranef", "coef", "se_ranef", "se_coef", "VarCorr", "sigma",
            "logLik", "AIC", "BIC", "REMLcrit", "deviance", "nobs", "na_action", "ngrps",
            "isSingular", "fitted", "residuals", "resid", "predict", "confint", "summary",
@@ -48,4 +49,4 @@ __all__ = ["lmer", "glmer", "lmerControl", "LmerMod", "GlmerMod", "Summary", "pa
            "cooks_distance", "influence", "getME", "model_matrix", "formula", "terms",
            "df_residual", "weights", "family",
            # glmer's families (R's binomial(), poisson(), Gamma(), inverse.gaussian(), gaussian())
-           "binomial", "poisson", "Gamma", "inverse_gaussian", "gaussian"]
+           "binomial", "poisson", "Gamma", "inverse_gaussian", "gaussian", "negative_binomial"]

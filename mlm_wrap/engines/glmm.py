@@ -319,8 +319,34 @@ def fit_glmm(problem: GlmmProblem, nAGQ: int = 1) -> tuple[GlmerFitInfo, PirlsSt
         return info, s1
     s1 = dev0.state(th1)
     dev = _Devfun(problem, nAGQ, s1.eta - problem.offset)
-    lower = np.r_[lower0, np.full(problem.p, -np.inf)]
     x0 = np.r_[th1, s1.beta]
+    return _stage2(problem, nAGQ, dev, x0, th1, f1, lp0, t0, dev0.neval)
+
+
+def refit_glmm(problem: GlmmProblem, nAGQ: int, par0: np.ndarray,
+               eta_prev: np.ndarray) -> tuple[GlmerFitInfo, PirlsState]:
+    """lme4's ``refit`` of a GLMM (``nAGQ >= 1``) on a changed response model (glmer.nb's
+    ``refitNB``: a new theta of the family): PIRLS for ``u`` at the previous ``(theta,
+    beta)`` from the previous linear predictor gives ``lp0``; then stage 2 alone from
+    the previous optimum ``par0``."""
+    t0 = time.perf_counter()
+    nth = problem.ntheta
+    par0 = np.asarray(par0, float)
+    try:
+        s0 = problem.pirls(par0[:nth], par0[nth:], eta0=np.asarray(eta_prev, float))
+    except PirlsError as e:
+        raise ModelError(f"{e} at the previous fit's estimates") from None
+    lp0 = s0.eta - problem.offset
+    dev = _Devfun(problem, nAGQ, lp0)
+    return _stage2(problem, nAGQ, dev, par0, par0[:nth], float("nan"), lp0, t0, 0)
+
+
+def _stage2(problem: GlmmProblem, nAGQ: int, dev: "_Devfun", x0: np.ndarray, th1, f1, lp0,
+            t0: float, feval0: int) -> tuple[GlmerFitInfo, PirlsState]:
+    """glmer's second stage from ``x0 = (theta, beta)``: the optimum, lme4's derivatives
+    and convergence checks."""
+    nth = problem.ntheta
+    lower = np.r_[problem.lower, np.full(problem.p, -np.inf)]
     par, fval, res = _minimise(dev, x0, lower, problem)
     par2, fval = _check_boundary(dev, par, fval, lower, nth)
     if (res is not None and res.hessian is not None and np.array_equal(par2, par)
@@ -333,7 +359,7 @@ def fit_glmm(problem: GlmmProblem, nAGQ: int = 1) -> tuple[GlmerFitInfo, PirlsSt
     s = dev.state(par)
     fval = dev.value(s)
     info = GlmerFitInfo(nAGQ=nAGQ, par=par, deviance=fval, stage1_theta=th1, stage1_deviance=f1,
-                        gradient=g, hessian=H, feval=dev0.neval + dev.neval, lp_start=lp0,
+                        gradient=g, hessian=H, feval=feval0 + dev.neval, lp_start=lp0,
                         lp_stage1=dev.lp0)
     if np.all(np.isfinite(g)) and np.all(np.isfinite(H)):
         info.converged, info.max_grad, info.messages = conv_messages(g, H, par[:nth], lower, nth)

@@ -207,6 +207,77 @@ class Family:
             return float(nobs * (np.log(dev / nobs * 2.0 * np.pi) + 1.0) + 2.0 - c["slogw"])
 
 
+class NegBinFamily(Family):
+    """MASS's ``negative.binomial(theta)``: a negative binomial family with known
+    ``theta`` (variance ``mu + mu^2 / theta``; log, sqrt or identity link), as lme4's
+    ``glmer.nb`` refits with it.  R's family name is ``Negative Binomial(<theta>)`` with
+    theta printed as ``format(round(theta, 4))``; no scale parameter."""
+
+    NB_LINKS = ("log", "identity", "sqrt")
+
+    def __init__(self, theta: float, link: str = "log", family_label: str | None = None):
+        import warnings
+
+        from statsmodels.genmod import families as smf
+        from statsmodels.genmod.families import links as L
+        theta = float(theta)
+        if not np.isfinite(theta) or theta <= 0:
+            raise ValueError(f"theta must be a positive number, not {theta!r}")
+        link = str(link).strip()
+        if link not in self.NB_LINKS:
+            raise ValueError(f'"{link}" link not available for negative binomial family; '
+                             'available links are "identity", "log" and "sqrt"')
+        sm_link = {"log": L.Log, "identity": L.Identity, "sqrt": L.Sqrt}[link]()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.sm = smf.NegativeBinomial(link=sm_link, alpha=1.0 / theta)
+        self.theta = theta
+        self.link = link
+        self.family = family_label or f"Negative Binomial({_r_format_round4(theta)})"
+
+    @property
+    def has_scale(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"Family: {self.family}  ( {self.link} )"
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        mu = np.asarray(mu, float)
+        return mu + mu ** 2 / self.theta
+
+    def dev_resid(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
+        """MASS: ``2 wt (y log(pmax(1, y) / mu) - (y + theta) log((y + theta) / (mu + theta)))``."""
+        th = self.theta
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 2.0 * wt * (y * np.log(np.maximum(1.0, y) / mu)
+                               - (y + th) * np.log((y + th) / (mu + th)))
+
+    def aic_const(self, y: np.ndarray, n: np.ndarray, wt: np.ndarray):
+        th = self.theta
+        const = special.gammaln(y + 1) - th * np.log(th) + special.gammaln(th) - special.gammaln(th + y)
+        return {"const": float(np.sum(const * wt))}
+
+    def aic(self, y, mu, wt, c: dict) -> float:
+        """MASS: ``2 sum(wt ((y + theta) log(mu + theta) - y log(mu) + lgamma(y + 1)
+        - theta log(theta) + lgamma(theta) - lgamma(theta + y)))``."""
+        th = self.theta
+        with np.errstate(divide="ignore", invalid="ignore"):
+            term = (y + th) * np.log(mu + th) - special.xlogy(y, mu)
+        return float(2.0 * (np.sum(term * wt) + c["const"]))
+
+
+def _r_format_round4(x: float) -> str:
+    """R's ``format(round(x, 4))`` (7 significant digits, no trailing zeros)."""
+    r = round(float(x), 4)
+    s = f"{r:.7g}"
+    if "e" in s:
+        return s
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s
+
+
 def _ylogy(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """lme4's ``Y_log_Y``: y log(y / mu), 0 where y / mu is 0."""
     r = y / mu
@@ -339,6 +410,8 @@ class GlmmProblem(ReTerms):
             return (self.wt * self.y + 0.5) / (self.wt + 1.0)
         if self.family.family == "poisson":
             return self.y + 0.1
+        if isinstance(self.family, NegBinFamily):
+            return self.y + (self.y == 0) / 6.0  # MASS's negative.binomial initialize
         return self.y.copy()  # Gamma, inverse.gaussian, gaussian: mustart <- y
 
     # -- PIRLS ---------------------------------------------------------------------------

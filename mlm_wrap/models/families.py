@@ -6,6 +6,7 @@ import re
 
 from mlm_wrap.engines.pirls import (
     Family,
+    NegBinFamily,
 )
 
 
@@ -69,6 +70,15 @@ def gaussian(link: str = "identity") -> Family:
     """R's ``gaussian(link = "identity")``: identity, log, inverse (glmer() hands the
     identity link to lmer(), as lme4 does)."""
     return make_family("gaussian", link)
+
+
+def negative_binomial(theta: float, link: str = "log") -> NegBinFamily:
+    """MASS's ``negative.binomial(theta, link = "log")``: the negative binomial family with
+    known ``theta`` (variance ``mu + mu^2 / theta``; log, sqrt, identity links), MASS's
+    ``dev.resids`` and ``aic``; printed as R names it, ``Negative Binomial(2.7606)``.
+    :func:`~mlm_wrap.glmer_nb` estimates theta; ``glmer(family=negative_binomial(2))``
+    fits with theta fixed."""
+    return NegBinFamily(theta, link)
 
 
 _FAMILY_RE = re.compile(r"\s*([A-Za-z_.]+)\s*(?:\(\s*(?:link\s*=\s*)?(?:[\"']([^\"']*)[\"']|"

@@ -259,7 +259,9 @@ class GlmerMod(LmerMod):
 
     # -- likelihood ----------------------------------------------------------------------
     def _npar(self) -> int:
-        return len(self.design.xnames) + len(self.theta) + int(self.family_object.has_scale)
+        # lme4's npar: glmer.nb's theta counts (logLik df) as a parameter
+        return (len(self.design.xnames) + len(self.theta) + int(self.family_object.has_scale)
+                + int(getattr(self.family_object, "theta", None) is not None))
 
     def logLik(self) -> LogLik:
         """-deviance/2, the deviance being glmer's criterion at the optimum (Laplace: with

@@ -18,7 +18,7 @@ from mlm_wrap.spec.formula import deparse_formula, expand_double_verts
 
 GETME_NAMES = ("X", "Z", "Zt", "theta", "beta", "Lambda", "Lambdat", "u", "b", "flist",
                "cnms", "lower", "n", "N", "p", "q", "devcomp", "y", "mu", "REML",
-               "is_REML", "Tlist")
+               "is_REML", "Tlist", "glmer.nb.theta")
 
 
 def _is_glmm(m) -> bool:
@@ -90,7 +90,8 @@ def devcomp(m) -> dict:
 
 def getME(m, name: str):
     """lme4's ``getME(m, name)`` for ``X, Z, Zt, theta, beta, Lambda, Lambdat, u, b, flist,
-    cnms, lower, n, N, p, q, devcomp, y, mu, REML, Tlist``.  ``theta`` and ``beta`` are named as in
+    cnms, lower, n, N, p, q, devcomp, y, mu, REML, Tlist, glmer.nb.theta`` (theta of a
+    :func:`~mlm_wrap.glmer_nb` fit; NA, here NaN, for other fits).  ``theta`` and ``beta`` are named as in
     lme4; ``Z``/``Lambda`` are scipy sparse (lme4's dgCMatrix)."""
     d = m.design
     if name == "X":
@@ -135,8 +136,9 @@ def getME(m, name: str):
         return bool(m.REML)
     if name == "Tlist":  # each term's lower-triangular relative covariance factor
         return list(m._problem.factors(m.theta))
-    if name == "glmer.nb.theta":
-        raise NotImplementedError("getME(m, 'glmer.nb.theta'): mlm_wrap has no glmer.nb fits")
+    if name == "glmer.nb.theta":  # lme4: getNBdisp for a negative binomial fit, else NA
+        th = getattr(getattr(m, "family_object", None), "theta", None) if _is_glmm(m) else None
+        return float(th) if th is not None else float("nan")
     raise ValueError(f"getME(m, {name!r}): unknown name; lme4's names available here are "
                      f"{', '.join(GETME_NAMES)}")
 
