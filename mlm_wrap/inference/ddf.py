@@ -230,21 +230,23 @@ def _kr_pieces(m: LmerMod):
     return Phi, PhiA, PP, Wt
 
 
-def _lb_ddf(L: np.ndarray, V0: np.ndarray, P: list[np.ndarray], W: np.ndarray) -> float:
-    """pbkrtest's ``Lb_ddf``: Kenward-Roger denominator df for the contrast rows L."""
-    L = np.atleast_2d(L)
+def _kr_a1_a2(L: np.ndarray, V0: np.ndarray, P: list[np.ndarray], W: np.ndarray
+              ) -> tuple[float, float]:
+    """pbkrtest's A1 and A2 for the contrast rows L (``Lb_ddf`` / ``.KR_adjust``)."""
     Theta = L.T @ np.linalg.solve(L @ V0 @ L.T, L)
     ThetaV0 = Theta @ V0
+    U = [ThetaV0 @ Pi @ V0 for Pi in P]
     A1 = A2 = 0.0
-    ng = len(P)
-    for i in range(ng):
-        ui = ThetaV0 @ P[i] @ V0
-        for j in range(i, ng):
+    for i in range(len(P)):
+        for j in range(i, len(P)):
             e = 1.0 if i == j else 2.0
-            uj = ThetaV0 @ P[j] @ V0
-            A1 += e * W[i, j] * np.trace(ui) * np.trace(uj)
-            A2 += e * W[i, j] * np.sum(ui * uj.T)
-    q = L.shape[0]
+            A1 += e * W[i, j] * np.trace(U[i]) * np.trace(U[j])
+            A2 += e * W[i, j] * np.sum(U[i] * U[j].T)
+    return A1, A2
+
+
+def _kr_ddf(A1: float, A2: float, q: int) -> float:
+    """pbkrtest's denominator df from A1, A2 and the number of contrasts q."""
     B = (A1 + 6 * A2) / (2 * q)
     g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
     den = 3 * q + 2 * (1 - g)
@@ -256,6 +258,13 @@ def _lb_ddf(L: np.ndarray, V0: np.ndarray, P: list[np.ndarray], W: np.ndarray) -
     ratio = 1.0 if (abs(x) < 1e-14 and abs(V1) < 1e-14) else x / V1
     rho = (1 / q) * ratio ** 2 * V0_ / V2
     return 4 + (q + 2) / (q * rho - 1)
+
+
+def _lb_ddf(L: np.ndarray, V0: np.ndarray, P: list[np.ndarray], W: np.ndarray) -> float:
+    """pbkrtest's ``Lb_ddf``: Kenward-Roger denominator df for the contrast rows L."""
+    L = np.atleast_2d(L)
+    A1, A2 = _kr_a1_a2(L, V0, P, W)
+    return _kr_ddf(A1, A2, L.shape[0])
 
 
 #: Kenward-Roger keeps a few dense n x n matrices (as pbkrtest); beyond this many rows

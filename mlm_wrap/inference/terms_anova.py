@@ -26,7 +26,7 @@ from scipy import stats
 
 from mlm_wrap.errors import ModelError
 from mlm_wrap.inference.anova_table import AnovaTable
-from mlm_wrap.inference.ddf import KR_MAX_N, _kr_pieces, _satt_state
+from mlm_wrap.inference.ddf import KR_MAX_N, _kr_a1_a2, _kr_ddf, _kr_pieces, _satt_state
 from mlm_wrap.models.lmer import LmerMod
 from mlm_wrap.spec.design import _new_values, formula_matrix
 from mlm_wrap.spec.model_matrix import model_matrix
@@ -268,31 +268,29 @@ def _contest_satt(st, L: np.ndarray, sigma: float, eps: float = math.sqrt(np.fin
 def _contest_kr(pieces, beta: np.ndarray, L: np.ndarray, sigma: float):
     """pbkrtest's ``.KR_adjust`` as lmerTest's ``contestMD`` uses it."""
     Phi, PhiA, P, W = pieces
-    Theta = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
-    TP = Theta @ Phi
-    A1 = A2 = 0.0
-    U = [TP @ Pi @ Phi for Pi in P]
-    for i in range(len(P)):
-        for j in range(i, len(P)):
-            e = 1.0 if i == j else 2.0
-            A1 += e * W[i, j] * np.trace(U[i]) * np.trace(U[j])
-            A2 += e * W[i, j] * np.sum(U[i] * U[j].T)
+    A1, A2 = _kr_a1_a2(L, Phi, P, W)
     q = int(np.linalg.matrix_rank(L))
-    B = (A1 + 6 * A2) / (2 * q)
-    g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
-    den = 3 * q + 2 * (1 - g)
-    c1, c2, c3 = g / den, (q - g) / den, (q + 2 - g) / den
-    V0 = 1 + c1 * B
-    V0 = 0.0 if abs(V0) < 1e-10 else V0
-    V1, V2 = 1 - c2 * B, 1 - c3 * B
-    x = 1 - A2 / q
-    ratio = 1.0 if (abs(x) < 1e-14 and abs(V1) < 1e-14) else x / V1
-    rho = ratio ** 2 * V0 / V2 / q
-    df2 = 4 + (q + 2) / (q * rho - 1)
+    df2 = _kr_ddf(A1, A2, q)
     Fscale = 1.0 if abs(df2 - 4) < 1e-2 else df2 * (1 - A2 / q) / (df2 - 2)
     Lb = L @ beta
     FU = float(Lb @ np.linalg.solve(L @ PhiA @ L.T, Lb)) / q
     return _ftable_row(FU, q, df2, sigma, Fscale)
+
+
+def _contest(m: LmerMod, how: str):
+    """lmerTest's ``contestMD`` for this fit: a function of the contrast rows L giving the
+    F-table row, with Kenward-Roger's or Satterthwaite's df."""
+    if how == "Kenward-Roger":
+        if not m.REML:
+            raise ModelError("Kenward-Roger's method is only available for REML model fits")
+        if m.nobs() > KR_MAX_N:
+            raise ModelError(f"Kenward-Roger needs dense {m.nobs()} x {m.nobs()} matrices; use "
+                             f"ddf='Satterthwaite' for more than {KR_MAX_N} rows")
+        pieces = _kr_pieces(m)
+        beta = np.asarray(m._sol.beta)
+        return lambda L: _contest_kr(pieces, beta, L, m.sigma())
+    st = _satt_state(m)
+    return lambda L: _contest_satt(st, L, m.sigma())
 
 
 def single_anova(m: LmerMod, type=3, ddf: str = "Satterthwaite") -> AnovaTable:
@@ -302,18 +300,7 @@ def single_anova(m: LmerMod, type=3, ddf: str = "Satterthwaite") -> AnovaTable:
     if _is_glmer(m) or how == "lme4":
         return lme4_anova(m)
     Ls = hypotheses(m, t)
-    if how == "Kenward-Roger":
-        if not m.REML:
-            raise ModelError("Kenward-Roger's method is only available for REML model fits")
-        if m.nobs() > KR_MAX_N:
-            raise ModelError(f"Kenward-Roger needs dense {m.nobs()} x {m.nobs()} matrices; use "
-                             f"ddf='Satterthwaite' for more than {KR_MAX_N} rows")
-        pieces = _kr_pieces(m)
-        beta = np.asarray(m._sol.beta)
-        test = lambda L: _contest_kr(pieces, beta, L, m.sigma())
-    else:
-        st = _satt_state(m)
-        test = lambda L: _contest_satt(st, L, m.sigma())
+    test = _contest(m, how)
     rows, names = [], []
     for lab, L in Ls.items():
         r = test(L) if L.shape[0] else None
@@ -446,13 +433,7 @@ def _drop1_f(m: LmerMod, ddf: str = "Satterthwaite") -> AnovaTable:
         Ls = {lab: L for lab, L in _type1(T).items() if lab in scope}
     else:
         Ls = _marginal(T, scope)
-    if how == "Kenward-Roger":
-        pieces = _kr_pieces(m)
-        beta = np.asarray(m._sol.beta)
-        test = lambda L: _contest_kr(pieces, beta, L, m.sigma())
-    else:
-        st = _satt_state(m)
-        test = lambda L: _contest_satt(st, L, m.sigma())
+    test = _contest(m, how)
     rows = [test(L) or [math.nan] * 6 for L in Ls.values()]
     tab = AnovaTable(np.array(rows, float).reshape(len(rows), 6), index=list(Ls), columns=_FCOLS)
     method = {"Satterthwaite": "Satterthwaite's", "Kenward-Roger": "Kenward-Roger's"}[how]
