@@ -179,8 +179,7 @@ class LmerMod:
 
     def na_action(self) -> pd.Index:
         """R's ``na.action(m)``: labels of the rows dropped for missing values (na.omit)."""
-        kept = set(self.design.index)
-        return pd.Index([i for i in self.design.all_index if i not in kept], name="omit")
+        return self.design.na_omitted()
 
     def df_residual(self) -> int:
         return self.nobs() - self._npar()
@@ -189,12 +188,7 @@ class LmerMod:
     def _padded(self, values: np.ndarray, name: str) -> pd.Series:
         """Per-row values; with ``na_action="na.exclude"`` the rows dropped for missing
         values come back as NaN (R's ``naresid``)."""
-        out = pd.Series(values, index=self.design.index, name=name)
-        if self.design.na_action == "na.exclude" and self.design.n_na_dropped:
-            full = pd.Series(np.nan, index=self.design.exclude_index, name=name)
-            full.iloc[self.design.exclude_index.get_indexer(self.design.index)] = values
-            return full
-        return out
+        return self.design.pad(values, name)
 
     def fitted(self) -> pd.Series:
         return self._padded(self._sol.fitted, "fitted")
@@ -250,7 +244,12 @@ class LmerMod:
             Xt, codes = new_term_rows(self.design, td, newdata)
             new = codes < 0
             if new.any() and not allow_new_levels:
-                lv = newdata.loc[new, list(td.term.group_vars)].astype(str).agg(":".join, axis=1)
+                gv = newdata[list(td.term.group_vars)].iloc[np.flatnonzero(new)]
+                if gv.isna().any(axis=None):
+                    raise DataError("NAs are not allowed in prediction data for grouping "
+                                    f"variables ({', '.join(td.term.group_vars)}) unless "
+                                    "allow_new_levels=True")
+                lv = pd.Series([":".join(map(str, r)) for r in gv.itertuples(index=False)])
                 raise DataError(f"new level(s) {', '.join(map(repr, lv.unique()[:5]))} of "
                                 f"grouping factor {td.name!r} in newdata; use "
                                 "allow_new_levels=True to predict them at the population level")

@@ -145,7 +145,7 @@ def model_call(m: "LmerMod") -> str:
     """The R call that fits the model, as lme4 stores it (``m@call``): ``lmer(formula =,
     data =, REML = FALSE)`` or ``glmer(formula =, data =, family =, weights =, nAGQ =)``."""
     args = [f"formula = {m.design.parsed.deparse()}"]
-    if m.data_name:
+    if isinstance(m.data_name, str) and m.data_name:
         args.append(f"data = {deparse_name(m.data_name)}")
     if is_glmm(m):
         args.append(f"family = {family_call(m.family, m.link)}")

@@ -53,12 +53,13 @@ def prt_call(formula: str, data_name: str | None, weights: str | None = None,
     lines.
 
     R prints no ``Data:`` line when the call has no ``data`` argument; a data set
-    of unknown name is shown the same way (there is no expression to deparse).
+    of unknown name is shown the same way (there is no expression to deparse), as is a
+    ``data_name`` that is not a string (``df.attrs["name"] = 12345``).
     ``weights`` / ``offset`` are the R expressions of glmer's arguments (an
     ``offset()`` term of the formula is not one).
     """
     out = cat_fill("Formula:", deparse_lines(formula))
-    if data_name:
+    if isinstance(data_name, str) and data_name:  # df.attrs["name"] may be anything
         out += cat_fill("   Data:", deparse_name(data_name))
     if weights:
         out += cat_fill("Weights:", deparse_lines(weights))

@@ -35,6 +35,31 @@ def check_fixed(X: np.ndarray, names: list[str], index: pd.Index) -> None:
                         f"(rows {rows}); remove them or transform the predictor")
 
 
+# cross-products of n values stay finite and normal when max|v| * sqrt(n) is between these
+# (with 2^20 to spare for sums over other columns and the variance parameters)
+_HUGE = float(np.sqrt(np.finfo(float).max)) / 2.0 ** 20
+_TINY = float(np.sqrt(np.finfo(float).tiny)) * 2.0 ** 20
+
+
+def check_magnitude(values: np.ndarray, names: list[str], what: str) -> None:
+    """Refuse columns whose squares overflow or underflow in double precision (1e200,
+    1e-300): lme4 fails there too ('objective in x0 returns NA', 'Downdated VtV is not
+    positive definite') or returns Inf/0 for sigma; the message names the column."""
+    V = np.asarray(values, float).reshape(len(values), -1)
+    if not V.size:
+        return
+    amax = np.max(np.abs(V), axis=0) * np.sqrt(len(V))
+    for j, a in enumerate(amax):
+        if not np.isfinite(a) or a > _HUGE or 0.0 < a < _TINY:
+            big = not (0.0 < a < _TINY)
+            m = float(np.max(np.abs(V[:, j])))
+            raise DataError(f"{what} {names[j]!r} is too {'large' if big else 'small'} in "
+                            f"magnitude (max |value| = {m:.3g}): its squares "
+                            f"{'overflow' if big else 'underflow'} in double precision; "
+                            f"rescale it (e.g. {'divide' if big else 'multiply'} it by "
+                            f"{10.0 ** abs(round(np.log10(m))):.0e})")
+
+
 def check_levels(terms, n: int, allow_n: bool = False) -> None:
     """lme4's checkNlevels: > 1 level, and fewer levels than observations (at most as
     many for glmer, ``allow.n = TRUE``: observation-level random effects)."""

@@ -114,10 +114,35 @@ class Design:
     na_action: str = "na.omit"
     n_subset_dropped: int = 0  # rows left out by subset=
     exclude_index: pd.Index | None = None  # rows na.exclude pads: the subset's rows, NA ones too
+    rows: np.ndarray | None = None  # 0-based positions of the model frame's rows in the data
+    subset_rows: np.ndarray | None = None  # 0-based positions of the subset's rows (NA ones too)
 
     @property
     def n(self) -> int:
         return len(self.y)
+
+    def na_omitted(self) -> pd.Index:
+        """R's ``na.action``: the labels of the rows dropped for a missing value, one per
+        dropped row (by position, so duplicated labels are all reported), subset's rows
+        excluded."""
+        if self.rows is None or self.subset_rows is None or self.all_index is None:
+            kept = set(self.index)  # a design made before positions were kept
+            return pd.Index([i for i in (self.all_index if self.all_index is not None else [])
+                             if i not in kept], name="omit")
+        pos = np.setdiff1d(self.subset_rows, self.rows)
+        out = self.all_index[pos]
+        return out.rename("omit") if out.nlevels == 1 else out
+
+    def pad(self, values, name: str) -> pd.Series:
+        """Per-row values of the model frame; with ``na.exclude`` the rows dropped for a
+        missing value come back as NaN in the data's row order (R's ``naresid``),
+        placed by position (duplicated row labels are fine)."""
+        values = np.asarray(values)
+        if self.na_action != "na.exclude" or not self.n_na_dropped or self.rows is None:
+            return pd.Series(values, index=self.index, name=name)
+        full = np.full(len(self.subset_rows), np.nan)
+        full[np.searchsorted(self.subset_rows, self.rows)] = values
+        return pd.Series(full, index=self.exclude_index, name=name)
 
 
 def _unknown_column(name: str, data: pd.DataFrame, where: str) -> str:
@@ -173,8 +198,13 @@ def drop_rank_deficient(X: np.ndarray, names: list[str], tol: float = 1e-7) -> l
     is below ``tol`` times its norm."""
     if X.shape[1] == 0:
         return []
+    X = np.asarray(X, float)
+    amax = np.max(np.abs(X), axis=0) if X.shape[0] else np.zeros(X.shape[1])
+    # scale each column by a power of 2 (exact, and the test is per column) so that
+    # norms and the QR neither overflow (1e300) nor underflow
+    X = np.ldexp(X, -np.frexp(np.where(amax > 0, amax, 1.0))[1])
     norms = np.linalg.norm(X, axis=0)
-    R = np.linalg.qr(np.asarray(X, float), mode="r")
+    R = np.linalg.qr(X, mode="r")
     d = np.zeros(X.shape[1])
     k = min(R.shape)
     d[:k] = np.abs(np.diag(R)[:k])  # columns past the number of rows are dependent
@@ -350,6 +380,7 @@ def _build_design(parsed: ParsedFormula, data, data_name, allow_n, contrasts, we
     y = np.asarray(yv.values, float).reshape(len(rows), -1)[:, 0] if len(yv) == len(rows) else \
         np.full(len(rows), float(np.asarray(yv.values).ravel()[0]))
     checks.check_response(y, parsed.response, index)
+    checks.check_magnitude(y, [parsed.response.strip()], "the response")
     X, xnames, _, fcod = model_matrix(fixed_t, fvals, len(rows), contrasts)
     offset = None if ov is None else _vector(ov, len(data), "offset")[rows]
     w = None
@@ -365,6 +396,7 @@ def _build_design(parsed: ParsedFormula, data, data_name, allow_n, contrasts, we
             else np.full(len(rows), float(np.asarray(ov.values).ravel()[0]))
         offset = o if offset is None else offset + o
     checks.check_fixed(X, xnames, index)
+    checks.check_magnitude(X, xnames, "the fixed-effects column")
     keep = drop_rank_deficient(X, xnames)
     messages, dropped = [], []
     if len(keep) < X.shape[1]:
@@ -377,6 +409,7 @@ def _build_design(parsed: ParsedFormula, data, data_name, allow_n, contrasts, we
     terms = []
     for t, rt, vals, gv in zip(parsed.random, rterms, rvals, gvals):
         Xt, cnames, _, cod = model_matrix(rt, vals, len(rows), contrasts)
+        checks.check_magnitude(Xt, cnames, f"the column of random-effects term ({t})")
         terms.append(TermDesign(t, group_factor(gv, t), Xt, cnames, rt, cod))
     terms = _lme4_order(terms)
     checks.check_levels(terms, len(y), allow_n)
@@ -389,7 +422,8 @@ def _build_design(parsed: ParsedFormula, data, data_name, allow_n, contrasts, we
                   state=b.ev.state, dropped_columns=dropped, messages=messages,
                   data_name=data_name, all_index=data.index, offset=offset, weights=w,
                   na_action=na_action, n_subset_dropped=int((~keep_rows).sum()),
-                  exclude_index=data.index[keep_rows])
+                  exclude_index=data.index[keep_rows], rows=rows,
+                  subset_rows=np.flatnonzero(keep_rows))
 
 
 def _data_columns(parsed: ParsedFormula, data: pd.DataFrame) -> list[str]:
