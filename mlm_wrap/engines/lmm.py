@@ -34,6 +34,7 @@ from mlm_wrap.engines.cholesky import (  # ReBlock, split_theta, theta_*: import
     theta_start,
     unit_crossprods,
 )
+from mlm_wrap.engines.dense import DenseCriterion, use_dense
 
 LOG2PI = np.log(2.0 * np.pi)
 
@@ -128,8 +129,22 @@ class LmmProblem(ReTerms):
             sol.extras["condvar_rel"] = self.condvar_blocks(Ts, L)
         return sol
 
+    def dense(self) -> DenseCriterion | None:
+        """The dense augmented criterion where the cost model picks it (built once)."""
+        if "_dense" not in self.__dict__:
+            self._dense = (DenseCriterion(self.Z, self.X, self.y,
+                                          [(int(o), b.nlevels, b.p) for o, b in
+                                           zip(self.offsets, self.blocks)], self.ldW)
+                           if self.blocks and use_dense(self.q, self.p) else None)
+        return self._dense
+
     def objective(self, theta: np.ndarray, REML: bool) -> float:
-        """The criterion lme4 minimises: REML criterion or ML deviance (inf where undefined)."""
+        """The criterion lme4 minimises: REML criterion or ML deviance (inf where undefined).
+        Small problems take the dense augmented factor (:mod:`mlm_wrap.engines.dense`)."""
+        d = self.dense()
+        if d is not None:
+            with np.errstate(all="ignore"):
+                return d.criterion(np.asarray(theta, float), REML)
         try:
             s = self.solve(theta)
         except (np.linalg.LinAlgError, FloatingPointError):  # not positive definite

@@ -19,6 +19,7 @@ record, so another engine can be added behind the same function.
 """
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import numpy as np
 from scipy.optimize import Bounds, minimize
 
 from mlm_wrap.engines.lmm import LmmProblem, ReBlock, theta_start
-from mlm_wrap.engines.optimize import lme4_minimize
+from mlm_wrap.engines.optimize import check_conv, lme4_minimize
 from mlm_wrap.spec.design import Design
 from mlm_wrap.spec.plan import Plan
 
@@ -151,6 +152,53 @@ def _theta_from_mixedlm(res, plan: Plan, terms) -> np.ndarray:
     return np.asarray([x for i in range(len(terms)) for x in parts[i]])
 
 
+# ------------------------------------------------------------------ lme4's own path
+#: lme4's ``check.conv.grad`` tolerance: below it lme4 accepts the optimizer's point
+CONV_TOL = 2e-3
+
+
+def _fit_lme4(plan: Plan, problem: LmmProblem, start: np.ndarray, maxfun: int | None,
+              t0: float) -> FitInfo:
+    """lme4's ``optimizeLmer``: nloptwrap (BOBYQA, lme4's tolerances) from lme4's start,
+    its ``restart_edge`` and ``check.boundary`` steps, then lme4's gradient check.  Where
+    lme4 would accept the point (max|grad| under 2e-3) it is R's answer and is kept as is;
+    otherwise (lme4 would warn) the criterion is polished and the better point reported."""
+    REML = plan.REML
+    f = lambda th: problem.objective(th, REML)
+    lo = problem.lower
+    x, fx, evals = lme4_minimize("nloptwrap", f, start, lo, maxfun)
+    on = np.isfinite(lo) & (x == lo)
+    if on.any():  # restart_edge: a parameter on its bound whose criterion falls inward
+        btol = 1e-5
+        for i in np.flatnonzero(on):
+            e = x.copy(); e[i] = lo[i] + btol
+            if f(e) < fx:
+                x, fx, ev2 = lme4_minimize("nloptwrap", f, x, lo, maxfun)
+                evals += ev2
+                break
+    near = np.isfinite(lo) & (x - lo > 0) & (x - lo < 1e-5)
+    if near.any():  # check.boundary: snap near-boundary values when that is no worse
+        pp = x.copy()
+        for i in np.flatnonzero(near):
+            tmp = pp.copy(); tmp[i] = lo[i]
+            if f(tmp) < fx:
+                pp[i] = lo[i]
+        x, fx = pp, f(pp)
+    ok, max_grad = check_conv(f, x, fx, lo, CONV_TOL)
+    messages = [f"nloptwrap: {evals} evaluations"]
+    polished = False
+    if not ok:  # lme4 would warn here: polish, and report the better point
+        x2, f2 = _polish(problem, x, REML, near_optimum=True)
+        if f2 < fx:
+            messages.append(f"lme4's point failed lme4's gradient check ({max_grad:.3g}): "
+                            f"polished ({fx - f2:.3g} lower criterion)")
+            x, fx, polished = x2, f2, True
+            ok, max_grad = check_conv(f, x, fx, lo, CONV_TOL)
+    return FitInfo(engine=plan.engine, criterion=float(fx), theta=np.asarray(x, float),
+                   polished=polished, max_grad=max_grad, converged=ok,
+                   seconds=time.perf_counter() - t0, messages=messages)
+
+
 # ------------------------------------------------------------------ lme4's criterion
 def _polish(problem: LmmProblem, theta0: np.ndarray, REML: bool,
             near_optimum: bool = True) -> tuple[np.ndarray, float]:
@@ -236,6 +284,8 @@ def fit_theta(plan: Plan, design: Design, problem: LmmProblem | None = None,
     problem = problem or make_problem(design)
     info_kw: dict = {}
     start = theta_start(problem.blocks) if start is None else np.asarray(start, float)
+    if optimizer is None and plan.engine == "sparse" and os.environ.get("MLM_WRAP_PATH", "lme4") == "lme4":
+        return _fit_lme4(plan, problem, start, maxfun, t0)
     if optimizer is not None:
         f = lambda th: problem.objective(th, plan.REML)
         x, fx, evals = lme4_minimize(optimizer, f, start, problem.lower, maxfun)

@@ -156,3 +156,50 @@ def lme4_minimize(name: str, f, x0: np.ndarray, lower: np.ndarray,
     except (nlopt.RoundoffLimited, ValueError, RuntimeError):
         x, fx = x0, float(f(x0))
     return np.asarray(x, float), float(fx), evals
+
+
+# ------------------------------------------------------------------ lme4's convergence check
+def deriv12(f, x: np.ndarray, fx: float, delta: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """lme4's ``deriv12``: central-difference gradient and Hessian with step ``delta`` (no
+    bounds, as ``optwrap`` calls it)."""
+    x = np.asarray(x, float)
+    n = len(x)
+    g, H = np.empty(n), np.empty((n, n))
+    xadd, xsub = x + delta, x - delta
+
+    def at(pairs):
+        z = x.copy()
+        for i, v in pairs:
+            z[i] = v[i]
+        return f(z)
+
+    for j in range(n):
+        fadd, fsub = at([(j, xadd)]), at([(j, xsub)])
+        H[j, j] = fadd / delta ** 2 - 2 * fx / delta ** 2 + fsub / delta ** 2
+        g[j] = (fadd - fsub) / (2 * delta)
+        for i in range(j):
+            H[i, j] = H[j, i] = (at([(i, xadd), (j, xadd)]) - at([(i, xadd), (j, xsub)])
+                                 - at([(i, xsub), (j, xadd)]) + at([(i, xsub), (j, xsub)])) / (2 * delta) ** 2
+    return g, H
+
+
+def check_conv(f, x: np.ndarray, fx: float, lower: np.ndarray, tol: float = 2e-3,
+               singular_tol: float = 1e-4) -> tuple[bool, float]:
+    """lme4's ``checkConv`` for theta: a singular fit (a bounded theta under 1e-4) is not
+    checked; otherwise the largest ``min(|scaled gradient|, |gradient|)`` (scaled by the
+    Cholesky factor of lme4's finite-difference Hessian) must not exceed ``tol``.
+    Returns (passes, that largest value; inf where the scaled gradient is undefined)."""
+    x = np.asarray(x, float)
+    bounded = np.isfinite(lower) & (lower == 0)
+    if np.any(x[bounded] < singular_tol):
+        return True, 0.0
+    g, H = deriv12(f, x, fx)
+    if not np.all(np.isfinite(g)) or not np.all(np.isfinite(H)):
+        return False, np.inf
+    try:
+        R = np.linalg.cholesky(H).T  # R's chol(): upper, H = R'R
+        sc = np.linalg.solve(R, g)
+    except np.linalg.LinAlgError:
+        return False, float(np.max(np.abs(g))) if len(g) else 0.0
+    m = float(np.max(np.minimum(np.abs(sc), np.abs(g)))) if len(g) else 0.0
+    return m <= tol, m

@@ -16,12 +16,12 @@ that as follows:
   on the ``sparse`` engine, which minimises lme4's profiled criterion directly.
 
 Which engine runs (``engine=``): ``"statsmodels"`` (MixedLM, then checked and if needed
-polished against lme4's criterion), ``"sparse"`` (lme4's profiled criterion on sparse
-matrices, :mod:`mlm_wrap.engines.lmm`), or ``"auto"``: MixedLM where it is within reach,
-that is one grouping factor (nested factors allowed) with at most
-``AUTO_MAX_GROUPS`` groups and at most ``AUTO_MAX_ROWS`` rows; the sparse engine for
-crossed factors and large designs.  The process-wide default is ``"auto"``, or the
-``MLM_WRAP_ENGINE`` environment variable, or :func:`set_default_engine`.
+polished against lme4's criterion), ``"sparse"`` (lme4's profiled criterion minimised as
+lme4 does, nlopt's BOBYQA from lme4's start, :mod:`mlm_wrap.engines.lmm`), or ``"auto"``,
+which is the sparse engine: measured, it reaches lme4's optimum faster than MixedLM on every
+size (``benchmarks/RESULTS.md``), and it follows lme4's own optimiser.  The process-wide
+default is ``"auto"``, or the ``MLM_WRAP_ENGINE`` environment variable, or
+:func:`set_default_engine`.
 
 The plan is frozen data; :meth:`Plan.explain` prints the statsmodels call a user
 would have typed, as a teaching aid.
@@ -37,8 +37,6 @@ import numpy as np
 from mlm_wrap.spec.design import Design
 
 ENGINES = ("auto", "statsmodels", "sparse")
-AUTO_MAX_GROUPS = 200
-AUTO_MAX_ROWS = 20_000
 _default_engine: str | None = None
 
 
@@ -110,8 +108,8 @@ class Plan:
             lines.insert(0, f"# MixedLM cannot express this model ({self.reason});")
             lines.insert(1, "# mlm_wrap fits it with its sparse engine (lme4's profiled criterion).")
         elif self.engine != "statsmodels":
-            lines.insert(0, "# mlm_wrap ran its sparse engine here (engine='auto' picks it for crossed "
-                            "or large designs);")
+            lines.insert(0, "# mlm_wrap ran its sparse engine here (engine='auto' picks it: lme4's optimiser, "
+                            "faster);")
             lines.insert(1, "# this MixedLM call fits the same model, more slowly.")
         return "\n".join(lines)
 
@@ -182,9 +180,7 @@ def make_plan(design: Design, REML: bool = True, engine: str | None = None) -> P
         plan = replace(plan, engine="sparse",
                        reason="prior weights or an offset: MixedLM takes neither")
     if plan.engine == "auto":
-        small = plan.groups is not None and design.n <= AUTO_MAX_ROWS and \
-            next(t.factor.nlevels for t in design.terms if t.name == plan.groups) <= AUTO_MAX_GROUPS
-        plan = replace(plan, engine="statsmodels" if small else "sparse")
+        plan = replace(plan, engine="sparse")
     return plan
 
 

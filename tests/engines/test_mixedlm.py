@@ -9,6 +9,7 @@ from conftest import lmer_case_ids, load_case, load_data, fit_kwargs
 
 import mlm_wrap as mw
 from mlm_wrap.engines.mixedlm import _gradient
+from mlm_wrap.engines.optimize import check_conv
 
 
 def fit(cid, **kw):
@@ -33,9 +34,21 @@ def test_mixedlm_short_of_optimum_is_polished():
 
 @pytest.mark.parametrize("cid", lmer_case_ids())
 def test_gradient_at_solution_is_small(cid):
+    """lme4's own test (checkConv): min(|scaled gradient|, |gradient|) <= 2e-3, the scale
+    from lme4's finite-difference Hessian; a singular fit is not checked, as in lme4."""
     _, m = fit(cid)
-    g = _gradient(m._problem, m.theta, m.REML)
-    assert np.max(np.abs(g)) < 2e-3 and m.optinfo.converged
+    f = lambda th: m._problem.objective(th, m.REML)
+    ok, worst = check_conv(f, m.theta, f(m.theta), m._problem.lower)
+    assert ok and worst <= 2e-3 and m.optinfo.converged
+
+
+def test_check_conv_flags_a_point_short_of_the_optimum():
+    """The check can fail: away from the optimum lme4 would warn, and so does the test."""
+    _, m = fit("sleepstudy_slope")
+    f = lambda th: m._problem.objective(th, m.REML)
+    off = m.theta * np.array([1.05, 1.0, 0.95])
+    ok, worst = check_conv(f, off, f(off), m._problem.lower)
+    assert not ok and worst > 2e-3
 
 
 @pytest.mark.parametrize("cid", lmer_case_ids())

@@ -82,13 +82,17 @@ def test_explain_code_runs_in_statsmodels_and_fits_the_same_model(formula, datas
 
 
 def test_auto_engine_rule(monkeypatch):
+    """auto runs lme4's path (the sparse engine, nloptwrap) whatever the size; MixedLM
+    still runs when asked for by name."""
     monkeypatch.delenv("MLM_WRAP_ENGINE", raising=False)
-    assert plan_for("Reaction ~ Days + (Days | Subject)", load("sleepstudy"), engine="auto").engine == "statsmodels"
+    assert plan_for("Reaction ~ Days + (Days | Subject)", load("sleepstudy"), engine="auto").engine == "sparse"
     assert plan_for("diameter ~ 1 + (1 | plate) + (1 | sample)", load("Penicillin"), engine="auto").engine == "sparse"
     rng = np.random.default_rng(0)
     many = pd.DataFrame({"y": rng.normal(size=3000), "g": rng.integers(0, 1000, 3000)})
     p = plan_for("y ~ 1 + (1 | g)", many, engine="auto")
     assert p.engine == "sparse" and p.requested == "auto"
+    assert plan_for("Reaction ~ Days + (Days | Subject)", load("sleepstudy"),
+                    engine="statsmodels").engine == "statsmodels"
 
 
 def test_process_wide_default_engine(monkeypatch):
