@@ -31,3 +31,7 @@ class SingularFitWarning(UserWarning):
 
 class MixedModelMessage(UserWarning):
     """An informational lme4 message (e.g. dropped rank-deficient columns)."""
+
+
+class VersionError(ValueError):
+    """A saved (pickled) model was written by another mlm_wrap version."""

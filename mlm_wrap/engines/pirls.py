@@ -331,11 +331,22 @@ class GlmmProblem(ReTerms):
         self.family = family
         self._aic_c = family.aic_const(self.y, self.n_trials, self.wt)
         self.single_scalar = len(self.blocks) == 1 and self.blocks[0].p == 1
-        # products of term columns, and linear indices of level pairs, for the cross-products
+        self._products()
+
+    def _products(self) -> None:
+        """Products of term columns, and linear indices of level pairs, for the
+        cross-products (caches: left out of a pickle, rebuilt on loading)."""
         self._xx = [[(bk.Xt[:, :, None] * bl.Xt[:, None, :]) for bl in self.blocks]
                     for bk in self.blocks]
         self._pair = {(k, l): self.blocks[k].codes * self.blocks[l].nlevels + self.blocks[l].codes
                       for k in range(1, len(self.blocks)) for l in range(len(self.blocks)) if l <= k}
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_xx", "_pair")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._products()
 
     # -- Z, through level codes -----------------------------------------------------------
     def z_mul(self, b: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from mlm_wrap.errors import (
     ModelError,
     SingularFitWarning,
 )
+from mlm_wrap.models import persist
 from mlm_wrap.models.base import COEF_FOOTER, ranef_footer, render
 from mlm_wrap.models.loglik import LogLik, make_unique
 from mlm_wrap.models.summary import Summary
@@ -44,6 +45,18 @@ class LmerMod:
         self.formula = design.parsed.formula
         self.data_name = data_name
         self._sol: Solution = problem.solve(info.theta, full=True)
+
+    # -- pickling (models/persist.py): caches dropped, the version checked on loading ------
+    def __getstate__(self) -> dict:
+        return persist.getstate(self)
+
+    def __setstate__(self, state: dict) -> None:
+        persist.setstate(self, state)
+
+    def __getattr__(self, name: str):  # only for missing attributes: rebuilds a dropped cache
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return persist.lazy_attribute(self, name)
 
     # -- basic pieces --------------------------------------------------------------------
     @property
