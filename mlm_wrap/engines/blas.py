@@ -8,6 +8,7 @@ thread, 27 s with OpenBLAS's default; grouseticks glmer 0.7 s vs 20 s).
 from __future__ import annotations
 
 import contextlib
+import threading
 
 
 @contextlib.contextmanager
@@ -19,12 +20,45 @@ def single_threaded_blas():
     grouseticks 0.7 s single-threaded, 20 s with two threads competing with other work).
     Uses threadpoolctl when it is installed, else OpenBLAS's own setter through ctypes on
     the libraries numpy and scipy loaded; does nothing when neither is available.
+
+    The BLAS thread count is one setting for the whole process, and OpenBLAS honours a
+    change only from some threads, so the thread that limits is the one that restores: the
+    first block to enter (in any thread) limits and becomes the owner; its nested blocks
+    count; blocks in other threads meanwhile run under the current setting and change
+    nothing; when the owner's outermost block leaves, the user's setting comes back (each
+    block saving and restoring on its own left a limit of 1 behind when two overlapped).
     """
+    me = threading.get_ident()
+    global _OWNER, _DEPTH, _RESTORE
+    with _LOCK:
+        if _OWNER is None:
+            _OWNER, _DEPTH, _RESTORE = me, 0, _limit_to_one()
+        mine = _OWNER == me
+        if mine:
+            _DEPTH += 1
+    try:
+        yield
+    finally:
+        if mine:
+            with _LOCK:
+                _DEPTH -= 1
+                if _DEPTH == 0:
+                    restore, _RESTORE, _OWNER = _RESTORE, None, None
+                    if restore is not None:
+                        restore()
+
+
+_LOCK = threading.Lock()
+_OWNER: int | None = None  # the thread whose block set the limit
+_DEPTH = 0  # its blocks inside single_threaded_blas() now
+_RESTORE = None  # puts the user's setting back
+
+
+def _limit_to_one():
+    """Limit BLAS to one thread now; return the function that undoes it."""
     controller = _controller()
     if controller is not None:
-        with controller.limit(limits=1, user_api="blas"):
-            yield
-        return
+        return controller.limit(limits=1, user_api="blas").restore_original_limits
     restore = []
     for lib in _openblas_libs():
         for get, set_ in (("openblas_get_num_threads", "openblas_set_num_threads"),
@@ -38,14 +72,14 @@ def single_threaded_blas():
                 restore.append((s, n))
             except (AttributeError, OSError, ValueError):
                 continue
-    try:
-        yield
-    finally:
+
+    def undo() -> None:
         for s, n in restore:
             try:
                 s(n)
             except (OSError, ValueError):  # pragma: no cover
                 pass
+    return undo
 
 
 _BLAS_LIBS: list | None = None
