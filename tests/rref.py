@@ -19,7 +19,8 @@ TOL = {
 }
 # GLMMs: Laplace/AGQ optimum reached by a different optimizer path than lme4's
 GLMM_TOL = {"fixef": 2e-3, "se_fixef": 1e-2, "vcov_re": 1e-2, "loglik_abs": 1e-2,
-            "ic_abs": 2e-2, "ranef_sd": 1e-2, "condsd": 2e-2, "fitted_sd": 1e-2}
+            "ic_abs": 2e-2, "ranef_sd": 1e-2, "condsd": 2e-2, "fitted_sd": 1e-2,
+            "confint": 5e-3}  # profile limits, relative to the interval's width
 
 # A number as R prints it, not part of a name (`x1`, `b.2`)
 NUM = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")

@@ -25,6 +25,7 @@ from mlm_wrap.engines.mixedlm import FitInfo, _gradient, _polish, fit_theta, mak
 from mlm_wrap.engines.optimize import _qn_minimize
 from mlm_wrap.errors import MixedModelMessage, ModelError
 from mlm_wrap.models.base import is_glmm
+from mlm_wrap.models.glmer import refit_glmer
 from mlm_wrap.models.lmer import LmerMod
 from mlm_wrap.inference.anova_table import AnovaTable
 from mlm_wrap.inference.terms_anova import single_anova
@@ -97,7 +98,11 @@ def _refit_theta(problem: LmmProblem, theta0: np.ndarray, REML: bool,
 
 def refit(m: LmerMod, newresp, _H0: np.ndarray | None = None) -> LmerMod:
     """lme4's ``refit(m, newresp)``: the same model and criterion for a new response,
-    the optimiser started at ``m.theta`` (as lme4 does)."""
+    the optimiser started at ``m.theta`` (as lme4 does).  A glmer fit: the new response on
+    glm's scale (proportions for binomial), stage 2 from ``(theta, beta)`` as lme4
+    (:func:`mlm_wrap.models.glmer.refit_glmer`)."""
+    if is_glmm(m):
+        return refit_glmer(m, newresp)
     y = np.asarray(newresp, float).ravel()
     if y.shape != m.design.y.shape:
         raise ModelError(f"newresp has {y.size} values; the model was fitted to {m.design.n} "

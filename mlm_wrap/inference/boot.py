@@ -23,6 +23,7 @@ from mlm_wrap.errors import ConvergenceWarning, ModelError
 from mlm_wrap.inference.anova import _new_problem, _refit_theta, refit
 from mlm_wrap.inference.params import _pct_labels, _sdcor, _which, varpar_names
 from mlm_wrap.models.base import is_glmm
+from mlm_wrap.models.glmer import refit_glmer
 from mlm_wrap.models.lmer import LmerMod
 
 __all__ = ["simulate", "bootMer", "BootMer", "confint_boot"]
@@ -41,23 +42,68 @@ def _rng(seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def _simulate_matrix(m: LmerMod, nsim: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, nsim) responses: ``X beta + offset + sigma (Z Lambda u + e / sqrt(w))``,
-    ``u, e ~ N(0, I)`` (the problem's rows are scaled by sqrt(w): dividing undoes it)."""
-    if is_glmm(m):
-        raise NotImplementedError("simulate() and bootMer() for glmer() fits are not available "
-                                  "yet (they would need the family's random draws)")
-    prob = m._problem
-    n = prob.n
-    eta = prob.X @ m._sol.beta
+def _sim_re(prob, theta: np.ndarray, nsim: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, nsim) new random effects ``Z Lambda u``, ``u ~ N(0, I)`` (lme4's ``sim.reff``)."""
     U = rng.standard_normal((nsim, prob.q)).T
-    E = rng.standard_normal((nsim, n)).T
-    re = np.zeros((n, nsim))
-    for blk, T, lo in zip(prob.blocks, prob.factors(m.theta), prob.offsets[:-1]):
+    re = np.zeros((len(prob.blocks[0].codes), nsim))
+    for blk, T, lo in zip(prob.blocks, prob.factors(theta), prob.offsets[:-1]):
         Uk = U[lo:lo + blk.q].reshape(blk.nlevels, blk.p, nsim)
         Bk = np.einsum("ij,ljs->lis", T, Uk)  # Lambda u, level by level
         re += np.einsum("rc,rcs->rs", blk.Xt, Bk[blk.codes])
+    return re
+
+
+def _simulate_matrix(m: LmerMod, nsim: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, nsim) responses: ``X beta + offset + sigma (Z Lambda u + e / sqrt(w))``,
+    ``u, e ~ N(0, I)`` (the problem's rows are scaled by sqrt(w): dividing undoes it);
+    for a glmer fit, :func:`_simulate_glmm`."""
+    if is_glmm(m):
+        return _simulate_glmm(m, nsim, rng)
+    prob = m._problem
+    eta = prob.X @ m._sol.beta
+    re = _sim_re(prob, m.theta, nsim, rng)
+    E = rng.standard_normal((nsim, prob.n)).T
     return (eta[:, None] + m.sigma() * (re + E)) / prob.sw[:, None] + prob.offset[:, None]
+
+
+def _simulate_glmm(m, nsim: int, rng: np.random.Generator) -> np.ndarray:
+    """lme4's ``simulate.merMod`` for a GLMM (``re.form = NA``): ``eta = X beta + offset +
+    Z Lambda u`` with new ``u ~ N(0, I)`` (no sigma factor, as lme4), ``mu = linkinv(eta)``,
+    then lme4's ``simfunList`` draw of the family, the prior weights ``w`` kept:
+    binomial ``rbinom(w, mu) / w`` (glm's proportion; non-integer ``w`` is refused),
+    Poisson ``rpois(mu)``, negative binomial ``rnbinom(mu, size = theta)``, Gaussian
+    ``rnorm(mu, sigma)``, Gamma with shape ``w / sigma^2`` and inverse Gaussian with
+    shape ``w / sigma^2`` (sigma^2 the dispersion).  lme4 1.1-31 takes ``sigma`` instead of
+    ``sigma^2`` for the last two, a bug fixed upstream (lme4 issue #782): this is the fix."""
+    prob, fam = m._problem, m.family_object
+    n = prob.n
+    eta = (prob.X @ m._sol.beta + prob.offset)[:, None] + _sim_re(prob, m.theta, nsim, rng)
+    mu = fam.linkinv(eta.ravel(order="F")).reshape((n, nsim), order="F")
+    w = np.repeat(prob.wt[:, None], nsim, axis=1)
+    kind = "negative.binomial" if getattr(fam, "theta", None) is not None else fam.family
+    if kind in ("poisson", "negative.binomial", "gaussian") and np.any(prob.wt != 1):
+        warnings.warn("ignoring prior weights", UserWarning, stacklevel=4)
+    if kind == "binomial":
+        if np.any(prob.wt % 1 != 0):
+            raise ModelError("cannot simulate from non-integer prior.weights")
+        pos = w > 0
+        out = np.zeros_like(mu)
+        out[pos] = rng.binomial(w[pos].astype(np.int64), np.clip(mu[pos], 0.0, 1.0)) / w[pos]
+        return out
+    if kind == "poisson":
+        return rng.poisson(mu).astype(float)
+    if kind == "negative.binomial":
+        th = float(fam.theta)
+        return rng.negative_binomial(th, th / (th + mu)).astype(float)
+    disp = m.sigma() ** 2
+    if kind == "gaussian":
+        return rng.normal(mu, math.sqrt(disp))
+    shape = w / disp
+    if kind == "Gamma":
+        return rng.gamma(shape, mu / shape)
+    if kind == "inverse.gaussian":
+        return rng.wald(mu, shape)
+    raise ModelError(f"simulation not implemented for family '{fam.family}'")
 
 
 def simulate(m: LmerMod, nsim: int = 1, seed=None) -> pd.DataFrame:
@@ -74,6 +120,24 @@ def _boot_stat(blocks, theta, sol, REML: bool) -> np.ndarray:
     """confint.merMod's ``bootFun``: sds/cors, sigma, fixed effects of one refit."""
     sigma = math.sqrt(sol.sigma2_reml if REML else sol.sigma2_ml)
     return np.r_[_sdcor(blocks, theta, sigma), sol.beta]
+
+
+def _boot_names(m: LmerMod) -> list[str]:
+    """The rows of ``confint(method = "boot")``: the variance parameters (a glmer fit's
+    ``sigma`` only when its family has a scale parameter, lme4's ``useSc``), then the
+    fixed effects."""
+    vn = varpar_names(m)
+    if is_glmm(m) and not m.family_object.has_scale:
+        vn = vn[:-1]
+    return vn + list(m.design.xnames)
+
+
+def _boot_stat_glmm(g) -> np.ndarray:
+    """confint.merMod's ``bootFun`` for a glmer fit: ``Cv_to_Sv(theta)`` (the relative
+    factor's sds/cors, not scaled by sigma), sigma if ``useSc``, the fixed effects."""
+    v = _sdcor(g._problem.blocks, g.theta, 1.0)[:-1]
+    sc = [g.sigma()] if g.family_object.has_scale else []
+    return np.r_[v, sc, g._sol.beta]
 
 
 @dataclass
@@ -154,24 +218,29 @@ def bootMer(m: LmerMod, nsim: int = 500, seed=None, FUN: Callable[[LmerMod], Seq
 
     Without ``FUN`` the statistics are those of ``confint(method = "boot")``: the
     sds/correlations, sigma and fixed effects (names as the profile intervals).  With
-    ``FUN``, each refit is a full :class:`LmerMod` passed to ``FUN``."""
+    ``FUN``, each refit is a full :class:`LmerMod` passed to ``FUN``.
+
+    A glmer fit is simulated by :func:`_simulate_glmm` and refitted as lme4's ``refit``
+    (:func:`mlm_wrap.models.glmer.refit_glmer`: stage 2 from the fit's estimates); its
+    statistics are lme4's ``bootFun``'s (the relative sds, sigma only for a family with
+    a scale parameter).  A ``glmer_nb`` fit is refitted with its family, theta fixed at
+    the estimate, as lme4's ``refit`` of a glmer.nb fit does (the family object carries
+    theta; ``bootMer`` does not re-estimate it)."""
     nsim = int(nsim)
     if nsim < 1:
         raise ValueError("nsim must be a positive integer")
     rng = _rng(seed)
     blocks = m._problem.blocks
+    glmm = is_glmm(m)
     if FUN is None:
-        names = varpar_names(m) + list(m.design.xnames)
-        t0 = _boot_stat(blocks, m.theta, m._sol, m.REML)
+        names = _boot_names(m)
+        t0 = _boot_stat_glmm(m) if glmm else _boot_stat(blocks, m.theta, m._sol, m.REML)
     else:
         r0 = FUN(m)
         names = list(r0.index) if isinstance(r0, pd.Series) else [f"t{i + 1}" for i in range(len(np.atleast_1d(r0)))]
         t0 = np.asarray(r0, float).ravel()
     out = np.full((nsim, len(t0)), np.nan)
-    if is_glmm(m):
-        raise NotImplementedError("bootMer() for glmer() fits is not available yet (it would "
-                                  "need the family's random draws)")
-    H0 = _criterion_hessian(m)
+    H0 = None if glmm else _criterion_hessian(m)
     nfail, msgs = 0, []
     bar = _Progress(nsim, "bootstrap", progress)
     start = time.perf_counter()
@@ -180,7 +249,10 @@ def bootMer(m: LmerMod, nsim: int = 500, seed=None, FUN: Callable[[LmerMod], Seq
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                if FUN is None:
+                if glmm:  # lme4's refit: stage 2 from the fit's (theta, beta)
+                    g = refit_glmer(m, y, warn=False)
+                    out[i] = _boot_stat_glmm(g) if FUN is None else np.asarray(FUN(g), float).ravel()
+                elif FUN is None:
                     prob = _new_problem(m, y)
                     theta, _, _ = _refit_theta(prob, m.theta, m.REML, H0)
                     out[i] = _boot_stat(blocks, theta, prob.solve(theta), m.REML)
@@ -209,6 +281,6 @@ def confint_boot(m: LmerMod, nsim: int = 500, level: float = 0.95, seed=None,
         raise ModelError("*all* bootstrap runs failed!")
     ci = bb.confint(level)
     if parm is not None:
-        ci = ci.iloc[_which(list(ci.index), len(varpar_names(m)), parm)]
+        ci = ci.iloc[_which(list(ci.index), len(_boot_names(m)) - len(m.design.xnames), parm)]
     ci.attrs["boot"] = bb
     return ci

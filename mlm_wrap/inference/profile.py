@@ -32,6 +32,7 @@ from mlm_wrap.engines.optimize import _qn_minimize
 from mlm_wrap.errors import ConvergenceWarning
 from mlm_wrap.inference.anova import refit_ml
 from mlm_wrap.inference.boot import confint_boot
+from mlm_wrap.inference.glmm_profile import confint_profile_glmm
 from mlm_wrap.inference.params import (
     _diag_mask,
     _layout,
@@ -42,6 +43,7 @@ from mlm_wrap.inference.params import (
     _which,
     varpar_names,
 )
+from mlm_wrap.models.base import is_glmm
 from mlm_wrap.models.lmer import LmerMod
 
 LOG2PI = math.log(2.0 * math.pi)
@@ -463,6 +465,8 @@ def confint_profile(m: LmerMod, level: float = 0.95, parm=None) -> pd.DataFrame:
     +-1 for a correlation), as in R."""
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, not {level}")
+    if is_glmm(m):  # glmer fits: the stage-2 deviance, no sigma (lme4's profile of a GLMM)
+        return confint_profile_glmm(m, level=level, parm=parm)
     prof = _Profiler(m)
     idx = _which(prof.names, prof.nv, parm)
     zq = float(stats.norm.ppf(1 - (1 - level) / 2))

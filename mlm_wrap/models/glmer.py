@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from mlm_wrap.engines.blas import single_threaded_blas
-from mlm_wrap.engines.glmm import SINGULAR_MSG, GlmerFitInfo, _separation_hint, fit_glmm
+from mlm_wrap.engines.glmm import SINGULAR_MSG, GlmerFitInfo, _separation_hint, fit_glmm, refit_glmm
 from mlm_wrap.engines.lmm import ReBlock, Solution
 from mlm_wrap.engines.pirls import (
     Family,
@@ -169,6 +169,43 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
         warnings.warn("fitted probabilities numerically 0 or 1 occurred", ConvergenceWarning,
                       stacklevel=2)
     return model
+
+
+def refit_glmer(prev: "GlmerMod", newresp=None, family: Family | None = None,
+                warn: bool = True) -> "GlmerMod":
+    """lme4's ``refit(object, newresp)`` of a glmer fit (and glmer.nb's ``refitNB``, a new
+    ``family``): the same model for a new response (on glm's scale: proportions for a
+    binomial fit, the prior weights / trials kept) or family, PIRLS at the previous
+    ``(theta, beta)`` from the previous linear predictor, then stage 2 alone from the
+    previous optimum (lme4 refits ``nAGQ = 0`` fits by their one stage: a full fit here)."""
+    old = prev._problem
+    fam = old.family if family is None else family
+    y = old.y if newresp is None else np.asarray(newresp, float).ravel()
+    if y.shape != old.y.shape:
+        raise ModelError(f"newresp has {y.size} values; the model was fitted to {old.n} "
+                         "observations")
+    if not np.all(np.isfinite(y)):
+        raise ModelError("newresp has missing or infinite values")
+    pb = GlmmProblem(old.X, old.blocks, y, old.wt, old.offset, old.n_trials, fam)
+    par0 = np.r_[np.asarray(prev.theta, float), np.asarray(prev._sol.beta, float)]
+    with single_threaded_blas():
+        try:
+            if prev.nAGQ == 0:
+                info, state = fit_glmm(pb, 0)
+            else:
+                info, state = refit_glmm(pb, prev.nAGQ, par0, prev._state.eta)
+        except PirlsError as e:
+            raise ModelError(str(e)) from None
+    m = GlmerMod(prev.design, pb, info, state, fam, SimpleNamespace(kind=prev.response_kind),
+                 data_name=prev.data_name, offset_exprs=prev.offset_exprs,
+                 offset_arg=prev.offset_arg)
+    for attr in ("weights_arg", "subset_arg"):
+        setattr(m, attr, getattr(prev, attr, None))
+    if warn:
+        for msg in info.messages:
+            cat = SingularFitWarning if msg == SINGULAR_MSG else ConvergenceWarning
+            warnings.warn(msg, cat, stacklevel=3)
+    return m
 
 
 # ------------------------------------------------------------------------------ results
@@ -353,4 +390,6 @@ class GlmerMod(LmerMod):
 
     # -- intervals -----------------------------------------------------------------------
     def _theta_names(self) -> list[str]:
-        return [f".sig{i + 1:02d}" for i in range(len(self.theta))]
+        # lme4's profnames: a ".sigma" row only for a family with a scale parameter (useSc)
+        sc = [".sigma"] if self.family_object.has_scale else []
+        return [f".sig{i + 1:02d}" for i in range(len(self.theta))] + sc

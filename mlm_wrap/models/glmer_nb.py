@@ -19,14 +19,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from types import SimpleNamespace
-
-from mlm_wrap.engines.blas import single_threaded_blas
-from mlm_wrap.engines.glmm import SINGULAR_MSG, refit_glmm
-from mlm_wrap.engines.pirls import GlmmProblem, NegBinFamily, PirlsError
-from mlm_wrap.errors import ConvergenceWarning, ModelError, SingularFitWarning
+from mlm_wrap.engines.pirls import NegBinFamily
 from mlm_wrap.models.families import negative_binomial, poisson
-from mlm_wrap.models.glmer import GlmerMod, glmer
+from mlm_wrap.models.glmer import GlmerMod, glmer, refit_glmer
 
 
 def r_optimize(f, lower: float, upper: float, tol: float = 1.220703e-4) -> float:
@@ -131,24 +126,7 @@ def refit_nb(prev: GlmerMod, theta: float) -> GlmerMod:
     """lme4's ``refitNB(object, theta)``: ``refit(setNBdisp(object, theta))``, the same
     model with ``negative.binomial(theta)``, optimised from the previous fit's estimates
     and linear predictor (stage 2 only, as lme4's ``refit``)."""
-    old = prev._problem
-    fam = negative_binomial(theta, prev.link)
-    pb = GlmmProblem(old.X, old.blocks, old.y, old.wt, old.offset, old.n_trials, fam)
-    par0 = np.r_[np.asarray(prev.theta, float), np.asarray(prev._sol.beta, float)]
-    with single_threaded_blas():
-        try:
-            info, state = refit_glmm(pb, prev.nAGQ, par0, prev._state.eta)
-        except PirlsError as e:
-            raise ModelError(str(e)) from None
-    m = GlmerMod(prev.design, pb, info, state, fam, SimpleNamespace(kind=prev.response_kind),
-                 data_name=prev.data_name, offset_exprs=prev.offset_exprs,
-                 offset_arg=prev.offset_arg)
-    for attr in ("weights_arg", "subset_arg"):
-        setattr(m, attr, getattr(prev, attr, None))
-    for msg in info.messages:
-        cat = SingularFitWarning if msg == SINGULAR_MSG else ConvergenceWarning
-        warnings.warn(msg, cat, stacklevel=2)
-    return m
+    return refit_glmer(prev, family=negative_binomial(theta, prev.link))
 
 
 def glmer_nb(formula: str, data: pd.DataFrame, *, interval=None, tol: float = 5e-5,

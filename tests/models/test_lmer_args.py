@@ -137,13 +137,16 @@ def test_refit_and_simulate_keep_weights_and_offset(sleepx):
     assert resid[heavy].var() < resid[light].var()  # larger weight, smaller variance
 
 
-def test_glmer_simulation_is_refused_not_wrong():
+def test_glmer_simulation_is_the_family_not_gaussian():
+    # glmer fits are simulated from their family (tests/inference/test_glmm_boot.py
+    # checks the moments against R): binomial draws are counts out of the trials
     from mlm_wrap.datasets import load
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = mw.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", load("cbpp"),
                      family="binomial")
-    with pytest.raises(NotImplementedError, match="glmer"):
-        mw.simulate(g)
-    with pytest.raises(NotImplementedError, match="glmer"):
-        mw.bootMer(g, 3, progress=False)
+    Y = mw.simulate(g, 5, seed=1).to_numpy()
+    k = Y * g._problem.wt[:, None]
+    assert np.all((Y >= 0) & (Y <= 1)) and np.allclose(k, np.round(k))
+    b = mw.bootMer(g, 3, seed=1, progress=False)
+    assert b.t.shape == (3, 5) and b.nfail == 0
