@@ -30,20 +30,20 @@ def version() -> str:
 
 def _problem_rebuildable(m) -> bool:
     """An LMM's problem is ``make_problem(m.design)`` unless it was made for another
-    response (``refit``) or weights/offset; glmer's problem holds the response as glm
-    codes it, so it is kept."""
-    p, d = m.__dict__.get("_problem"), m.design
+    response or weights (checked by rebuilding it: the arrays must be identical); glmer's
+    problem holds the response as glm codes it, so it is kept."""
+    p = m.__dict__.get("_problem")
     if p is None or hasattr(m, "family_object") or type(p).__name__ != "LmmProblem":
         return False
+    from mlm_wrap.engines.mixedlm import make_problem
+    q = make_problem(m.design)
 
-    def same(a, b) -> bool:
+    def same(name: str) -> bool:
+        a, b = getattr(p, name, None), getattr(q, name, None)
         if a is None or b is None:
             return a is None and b is None
         return np.array_equal(np.asarray(a), np.asarray(b))
-    return (same(getattr(p, "y", None), d.y) and same(getattr(p, "X", None), d.X)
-            and same(getattr(p, "weights", None), d.weights)
-            and (same(getattr(p, "offset", None), d.offset)
-                 or (d.offset is None and not np.any(np.asarray(p.offset)))))
+    return all(same(k) for k in ("y", "X", "weights", "offset", "sw", "n", "p", "q"))
 
 
 def getstate(m) -> dict:
