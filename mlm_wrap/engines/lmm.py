@@ -18,6 +18,7 @@ is formed once, with the way ``L21 L21'`` is formed chosen by its measured cost.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +35,13 @@ from mlm_wrap.engines.cholesky import (  # ReBlock, split_theta, theta_*: import
     theta_start,
     unit_crossprods,
 )
-from mlm_wrap.engines.dense import DenseCriterion, use_dense
+from mlm_wrap.spec.rank import gram
+from mlm_wrap.engines.dense import (
+    DenseCriterion,
+    ProfiledXCriterion,
+    use_dense,
+    use_profiled_x,
+)
 
 LOG2PI = np.log(2.0 * np.pi)
 
@@ -76,18 +83,32 @@ class LmmProblem(ReTerms):
         if weights is not None:
             blocks = [ReBlock(b.codes, b.Xt * self.sw[:, None], b.nlevels) for b in blocks]
         super().__init__(blocks)
-        self.X = np.asarray(X, float) * self.sw[:, None]
+        self.X = np.asarray(X, float) if weights is None else np.asarray(X, float) * self.sw[:, None]
         self.y = (np.asarray(y, float) - self.offset) * self.sw
         self.n, self.p = self.X.shape
         Zs = [b.Z() for b in self.blocks]
         self.Z = sp.hstack(Zs, format="csc") if Zs else sp.csc_matrix((self.n, 0))
-        self.XtX = self.X.T @ self.X
+        self.XtX = gram(self.X)
         self.Xty = self.X.T @ self.y
         self.yty = float(self.y @ self.y)
         self.ZtX = np.asarray(self.Z.T @ self.X)
         self.Zty = np.asarray(self.Z.T @ self.y).ravel()
         # Z'Z in the factor's blocks, once; the mode says how L21 L21' is formed
         self.xp = unit_crossprods(self, self.Z) if self.blocks else None
+
+    def with_response(self, y: np.ndarray) -> "LmmProblem":
+        """The same model for a new response (refit, bootMer, simulate-based inference):
+        X, Z, their cross-products, the factor's pattern and the dense system are shared;
+        only the response's products are recomputed."""
+        new = copy.copy(self)
+        new.y = (np.asarray(y, float) - self.offset) * self.sw
+        new.Xty = self.X.T @ new.y
+        new.yty = float(new.y @ new.y)
+        new.Zty = np.asarray(self.Z.T @ new.y).ravel()
+        d = self.__dict__.get("_dense")
+        if d is not None:
+            new._dense = d.with_response(np.r_[new.Zty, new.Xty, new.yty])
+        return new
 
     @property
     def mode(self) -> str | None:
@@ -130,12 +151,16 @@ class LmmProblem(ReTerms):
         return sol
 
     def dense(self) -> DenseCriterion | None:
-        """The dense augmented criterion where the cost model picks it (built once)."""
+        """A dense criterion where the cost model picks one (built once): the augmented
+        system for small problems, X eliminated first for wide X (:mod:`mlm_wrap.engines.dense`)."""
         if "_dense" not in self.__dict__:
-            self._dense = (DenseCriterion(self.Z, self.X, self.y,
-                                          [(int(o), b.nlevels, b.p) for o, b in
-                                           zip(self.offsets, self.blocks)], self.ldW)
-                           if self.blocks and use_dense(self.q, self.p) else None)
+            terms = [(int(o), b.nlevels, b.p) for o, b in zip(self.offsets, self.blocks)]
+            self._dense = None
+            if self.blocks and use_dense(self.q, self.p):
+                self._dense = DenseCriterion(self.Z, self.X, self.y, terms, self.ldW)
+            elif self.blocks and use_profiled_x(self.q, self.p):
+                self._dense = ProfiledXCriterion(self.Z, self.X, self.y, terms, self.ldW,
+                                                 XtX=self.XtX)
         return self._dense
 
     def objective(self, theta: np.ndarray, REML: bool) -> float:

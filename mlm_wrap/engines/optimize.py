@@ -184,16 +184,17 @@ def deriv12(f, x: np.ndarray, fx: float, delta: float = 1e-4) -> tuple[np.ndarra
 
 
 def check_conv(f, x: np.ndarray, fx: float, lower: np.ndarray, tol: float = 2e-3,
-               singular_tol: float = 1e-4) -> tuple[bool, float]:
+               singular_tol: float = 1e-4, derivs: tuple | None = None) -> tuple[bool, float]:
     """lme4's ``checkConv`` for theta: a singular fit (a bounded theta under 1e-4) is not
     checked; otherwise the largest ``min(|scaled gradient|, |gradient|)`` (scaled by the
-    Cholesky factor of lme4's finite-difference Hessian) must not exceed ``tol``.
-    Returns (passes, that largest value; inf where the scaled gradient is undefined)."""
+    Cholesky factor of lme4's finite-difference Hessian, ``derivs`` or :func:`deriv12`)
+    must not exceed ``tol``.  Returns (passes, that largest value; inf where the scaled
+    gradient is undefined)."""
     x = np.asarray(x, float)
     bounded = np.isfinite(lower) & (lower == 0)
     if np.any(x[bounded] < singular_tol):
         return True, 0.0
-    g, H = deriv12(f, x, fx)
+    g, H = derivs if derivs is not None else deriv12(f, x, fx)
     if not np.all(np.isfinite(g)) or not np.all(np.isfinite(H)):
         return False, np.inf
     try:
@@ -203,3 +204,45 @@ def check_conv(f, x: np.ndarray, fx: float, lower: np.ndarray, tol: float = 2e-3
         return False, float(np.max(np.abs(g))) if len(g) else 0.0
     m = float(np.max(np.minimum(np.abs(sc), np.abs(g)))) if len(g) else 0.0
     return m <= tol, m
+
+
+def newton_finish(f, x: np.ndarray, fx: float, lower: np.ndarray, g: np.ndarray,
+                  H: np.ndarray, steps: int = 3) -> tuple[np.ndarray, float]:
+    """Newton steps from a derivative-free optimiser's stopping point, with lme4's
+    ``deriv12`` gradient and Hessian (then fresh central gradients, the same Hessian):
+    BOBYQA stops within ``xtol`` of the optimum, at a point that depends on the last bits
+    of the criterion; one or two steps land on the optimum itself, which is what R's own
+    stopping point approximates.  Parameters on their bound stay there; a step is kept
+    only if it lowers the criterion."""
+    x = np.asarray(x, float)
+    free = ~(np.isfinite(lower) & (x <= lower))
+    if not free.any():
+        return x, fx
+    Hf = H[np.ix_(free, free)]
+    try:
+        c = np.linalg.cholesky(Hf)
+    except np.linalg.LinAlgError:
+        return x, fx
+    for k in range(steps):
+        d = np.zeros_like(x)
+        d[free] = -np.linalg.solve(c.T, np.linalg.solve(c, g[free]))
+        xn = np.maximum(x + d, np.where(np.isfinite(lower), lower, -np.inf))
+        fn = f(xn)
+        if not (np.isfinite(fn) and fn < fx):
+            break
+        gain = fx - fn
+        x, fx = xn, fn
+        if gain < 1e-10 or k == steps - 1:
+            break
+        g = central_gradient(f, x, free)
+    return x, fx
+
+
+def central_gradient(f, x: np.ndarray, which: np.ndarray, delta: float = 1e-4) -> np.ndarray:
+    """Central differences (lme4's step) for the coordinates ``which``; 0 elsewhere."""
+    g = np.zeros_like(x)
+    for j in np.flatnonzero(which):
+        e = np.zeros_like(x)
+        e[j] = delta
+        g[j] = (f(x + e) - f(x - e)) / (2 * delta)
+    return g

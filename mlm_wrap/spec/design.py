@@ -37,6 +37,7 @@ from mlm_wrap.spec.model_matrix import (Coding, TermsInfo, drop_unused, expand_d
 from mlm_wrap.spec.r_ast import Node, deep_enough
 from mlm_wrap.spec.r_parser import _parse
 from mlm_wrap.spec.rvalues import Chr, Fct, Lgl, Num, RValue, as_factor, as_strings, from_column
+from mlm_wrap.spec.rank import surely_full_rank
 from mlm_wrap.spec.terms import RandomTerm
 
 # ---------------------------------------------------------------------------- frame
@@ -203,6 +204,8 @@ def drop_rank_deficient(X: np.ndarray, names: list[str], tol: float = 1e-7) -> l
     # scale each column by a power of 2 (exact, and the test is per column) so that
     # norms and the QR neither overflow (1e300) nor underflow
     X = np.ldexp(X, -np.frexp(np.where(amax > 0, amax, 1.0))[1])
+    if X.shape[1] >= 50 and surely_full_rank(X):  # wide designs: skip the O(n p^2) QR
+        return list(range(X.shape[1]))
     norms = np.linalg.norm(X, axis=0)
     R = np.linalg.qr(X, mode="r")
     d = np.zeros(X.shape[1])
