@@ -22,11 +22,24 @@ microseconds for sleepstudy, against 200 for the blocked path.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import lapack
 
-from mlm_wrap.spec.rank import gram
+
+@dataclass
+class Crossprods:
+    """The cross-products of the working Z (dense q x q here), X and y."""
+
+    ZtZ: np.ndarray
+    ZtX: np.ndarray
+    Zty: np.ndarray
+    XtX: np.ndarray
+    Xty: np.ndarray
+    yty: float
+    n: int
+
 
 #: largest augmented system ``q + p + 1`` solved densely (benchmarks/bench_dense.py)
 DENSE_MAX = 160
@@ -45,13 +58,18 @@ class DenseCriterion:
     offset-removed) quantities of :class:`mlm_wrap.engines.lmm.LmmProblem`; ``terms``
     gives each term's ``(first row, nlevels, p)``; ``ldW`` is ``sum(log w)``."""
 
-    def __init__(self, Z, X: np.ndarray, y: np.ndarray, terms: list[tuple[int, int, int]],
-                 ldW: float = 0.0):
-        Zd = Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z, float)
-        W = np.column_stack([Zd, X, y])
-        self.M = W.T @ W  # the cross-products, formed once
-        self.q, self.p = Zd.shape[1], X.shape[1]
-        self.n = len(y)
+    def __init__(self, xp: "Crossprods", terms: list[tuple[int, int, int]], ldW: float = 0.0):
+        q, p = xp.ZtX.shape
+        M = np.empty((q + p + 1, q + p + 1))  # the cross-products, formed once
+        M[:q, :q] = xp.ZtZ
+        M[:q, q:q + p] = xp.ZtX
+        M[q:q + p, :q] = xp.ZtX.T
+        M[q:q + p, q:q + p] = xp.XtX
+        M[:q, -1] = M[-1, :q] = xp.Zty
+        M[q:q + p, -1] = M[-1, q:q + p] = xp.Xty
+        M[-1, -1] = xp.yty
+        self.M = M
+        self.q, self.p, self.n = q, p, xp.n
         self.ldW = ldW
         self.terms = terms
         self.size = self.q + self.p + 1
@@ -176,24 +194,19 @@ class ProfiledXCriterion(DenseCriterion):
     ``Z'PZ``, ``Z'Py`` and ``y'Py`` are formed once; each evaluation factors one (REML) or two
     (ML) systems of size q + 1, whatever the number of fixed-effect columns."""
 
-    def __init__(self, Z, X: np.ndarray, y: np.ndarray, terms: list[tuple[int, int, int]],
-                 ldW: float = 0.0, XtX: np.ndarray | None = None):
-        Zd = Z.toarray() if hasattr(Z, "toarray") else np.asarray(Z, float)
-        XtX = gram(X) if XtX is None else XtX
-        Rx = np.linalg.cholesky(XtX)  # lower, X'X = Rx Rx'
+    def __init__(self, xp: "Crossprods", terms: list[tuple[int, int, int]], ldW: float = 0.0):
+        Rx = np.linalg.cholesky(xp.XtX)  # lower, X'X = Rx Rx'
         self.logdet_XtX = 2.0 * float(np.sum(np.log(np.diag(Rx))))
-        self._Rx, self._ZtX = Rx, Zd.T @ X
-        ZtZ = Zd.T @ Zd
-        super().__init__(np.zeros((len(y), 0)), np.zeros((len(y), 0)), np.zeros(len(y)), [], ldW)
-        self.q, self.p, self.n = Zd.shape[1], X.shape[1], len(y)
-        self.terms = terms
+        self._Rx, self._ZtX = Rx, xp.ZtX
+        self.q, self.p = xp.ZtX.shape
+        self.n, self.ldW, self.terms = xp.n, ldW, terms
         self.size = self.q + 1
         self.buf = np.empty((self.size, self.size))
         self._diag_q = np.arange(self.q)
         self._set_slices(terms)
-        self.M_ml = ZtZ  # Z'Z for the ML log-determinant
+        self.M_ml = xp.ZtZ  # Z'Z for the ML log-determinant
         self.buf_ml = np.empty((self.q, self.q))
-        self.M = self._projected(ZtZ, Zd.T @ y, X.T @ y, float(y @ y))
+        self.M = self._projected(xp.ZtZ, xp.Zty, xp.Xty, xp.yty)
 
     def _projected(self, ZtZ, Zty, Xty, yty) -> np.ndarray:
         """[[Z'PZ, Z'Py], [y'PZ, y'Py]]."""

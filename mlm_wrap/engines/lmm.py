@@ -37,6 +37,7 @@ from mlm_wrap.engines.cholesky import (  # ReBlock, split_theta, theta_*: import
 )
 from mlm_wrap.spec.rank import gram
 from mlm_wrap.engines.dense import (
+    Crossprods,
     DenseCriterion,
     ProfiledXCriterion,
     use_dense,
@@ -156,11 +157,12 @@ class LmmProblem(ReTerms):
         if "_dense" not in self.__dict__:
             terms = [(int(o), b.nlevels, b.p) for o, b in zip(self.offsets, self.blocks)]
             self._dense = None
-            if self.blocks and use_dense(self.q, self.p):
-                self._dense = DenseCriterion(self.Z, self.X, self.y, terms, self.ldW)
-            elif self.blocks and use_profiled_x(self.q, self.p):
-                self._dense = ProfiledXCriterion(self.Z, self.X, self.y, terms, self.ldW,
-                                                 XtX=self.XtX)
+            kind = (DenseCriterion if self.blocks and use_dense(self.q, self.p) else
+                    ProfiledXCriterion if self.blocks and use_profiled_x(self.q, self.p) else None)
+            if kind is not None:
+                xp = Crossprods(np.asarray((self.Z.T @ self.Z).toarray()), self.ZtX, self.Zty,
+                                self.XtX, self.Xty, self.yty, self.n)
+                self._dense = kind(xp, terms, self.ldW)
         return self._dense
 
     def objective(self, theta: np.ndarray, REML: bool) -> float:
