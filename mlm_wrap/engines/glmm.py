@@ -338,6 +338,10 @@ def refit_glmm(problem: GlmmProblem, nAGQ: int, par0: np.ndarray,
         raise ModelError(f"{e} at the previous fit's estimates") from None
     lp0 = s0.eta - problem.offset
     dev = _Devfun(problem, nAGQ, lp0)
+    if not np.isfinite(dev(par0)):
+        # nothing to start from (a bootstrap response far from the fit): fail now rather
+        # than after a derivative-free search through infinite deviances
+        raise ModelError("the deviance is not finite at the previous fit's estimates")
     return _stage2(problem, nAGQ, dev, par0, par0[:nth], float("nan"), lp0, t0, 0)
 
 

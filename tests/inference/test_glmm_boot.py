@@ -137,3 +137,15 @@ def test_refit_glmer_new_response():
     y = mw.simulate(m, 1, seed=2).iloc[:, 0].to_numpy()
     g2 = mw.refit(m, y)
     assert np.allclose(g2._problem.y, y) and not np.allclose(mw.fixef(g2), mw.fixef(m))
+
+
+def test_bootmer_failed_refits_are_na_rows():
+    """Refits that cannot start (the deviance is infinite at the fit's estimates) are NA
+    rows, quickly, as bootMer's failed refits; R fails most refits of this fit too."""
+    m = fit("invgauss_log")
+    assert ref("invgauss_log")["boot"]["nsim"] < 400
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = mw.bootMer(m, 4, seed=7, progress=False)
+    assert b.nfail > 0 and b.t.isna().any(axis=1).sum() == b.nfail
+    assert b.seconds < 20
