@@ -1,6 +1,10 @@
 """Exceptions and warnings that name the problem in the user's terms."""
 from __future__ import annotations
 
+import contextlib
+import threading
+import warnings
+
 
 class FormulaError(ValueError):
     """A model formula could not be parsed or is not a valid lme4 formula."""
@@ -35,3 +39,21 @@ class MixedModelMessage(UserWarning):
 
 class VersionError(ValueError):
     """A saved (pickled) model was written by another mlm_wrap version."""
+
+
+_WARNINGS_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def caught_warnings(action: str = "ignore", record: bool = False):
+    """``warnings.catch_warnings()`` with ``simplefilter(action)``, safe with threads.
+
+    Python's ``catch_warnings`` swaps the process-wide filter list on entry and puts the
+    saved one back on exit, so two blocks that overlap in different threads leave one
+    block's filters ("ignore everything") installed for good: fits made in threads
+    silenced every later warning.  mlm_wrap's blocks take one lock, so they never overlap.
+    """
+    with _WARNINGS_LOCK:
+        with warnings.catch_warnings(record=record) as caught:
+            warnings.simplefilter(action)
+            yield caught

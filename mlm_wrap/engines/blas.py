@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import threading
 
+import numpy as np
+
 
 @contextlib.contextmanager
 def single_threaded_blas():
@@ -21,6 +23,11 @@ def single_threaded_blas():
     Uses threadpoolctl when it is installed, else OpenBLAS's own setter through ctypes on
     the libraries numpy and scipy loaded; does nothing when neither is available.
 
+    Every fit runs in this block, so it also sets numpy's floating-point warnings off: the
+    engines meet overflow and 0/0 while the optimizer tries extreme variance parameters
+    (and check every result for non-finite values themselves); R is silent there too,
+    and numpy's raw ``RuntimeWarning`` messages would only reach the user.
+
     The BLAS thread count is one setting for the whole process, and OpenBLAS honours a
     change only from some threads, so the thread that limits is the one that restores: the
     first block to enter (in any thread) limits and becomes the owner; its nested blocks
@@ -29,6 +36,13 @@ def single_threaded_blas():
     block saving and restoring on its own left a limit of 1 behind when two overlapped).
     """
     me = threading.get_ident()
+    with np.errstate(all="ignore"):  # numpy's errstate is per thread (a context variable)
+        with _one_thread(me):
+            yield
+
+
+@contextlib.contextmanager
+def _one_thread(me: int):
     global _OWNER, _DEPTH, _RESTORE
     with _LOCK:
         if _OWNER is None:

@@ -42,6 +42,7 @@ from mlm_wrap.engines.cholesky import (  # split_theta: importable here too
     level_gram,
     split_theta,
 )
+from mlm_wrap.errors import caught_warnings
 
 EPS = float(np.finfo(float).eps)
 SQRT2PI = float(np.sqrt(2.0 * np.pi))
@@ -216,8 +217,6 @@ class NegBinFamily(Family):
     NB_LINKS = ("log", "identity", "sqrt")
 
     def __init__(self, theta: float, link: str = "log", family_label: str | None = None):
-        import warnings
-
         from statsmodels.genmod import families as smf
         from statsmodels.genmod.families import links as L
         theta = float(theta)
@@ -228,8 +227,7 @@ class NegBinFamily(Family):
             raise ValueError(f'"{link}" link not available for negative binomial family; '
                              'available links are "identity", "log" and "sqrt"')
         sm_link = {"log": L.Log, "identity": L.Identity, "sqrt": L.Sqrt}[link]()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with caught_warnings():
             self.sm = smf.NegativeBinomial(link=sm_link, alpha=1.0 / theta)
         self.theta = theta
         self.link = link
@@ -479,7 +477,9 @@ class GlmmProblem(ReTerms):
                 RZX = chol.solve_L(self.lam_t(Ts, self.zt_mul(Xw)))
                 RXtRX = self.X.T @ Xw - RZX.T @ RZX
                 try:
-                    b_new = sla.solve(RXtRX, self.X.T @ wz - RZX.T @ cu, assume_a="pos")
+                    # Cholesky solve (LAPACK potrf/potrs as solve(assume_a="pos"), without
+                    # scipy's LinAlgWarning on an ill-conditioned matrix: extreme scales)
+                    b_new = sla.cho_solve(sla.cho_factor(RXtRX), self.X.T @ wz - RZX.T @ cu)
                 except (np.linalg.LinAlgError, ValueError) as e:
                     raise PirlsError(f"fixed-effects solve failed in PIRLS: {e}") from None
                 u_new = chol.solve_Lt(cu - RZX @ b_new)

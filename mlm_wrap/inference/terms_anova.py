@@ -19,12 +19,11 @@ lmerTest's ``ranova`` is :mod:`mlm_wrap.inference.ranova`.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 from scipy import stats
 
-from mlm_wrap.errors import ModelError
+from mlm_wrap.errors import ModelError, caught_warnings
 from mlm_wrap.inference.anova_table import AnovaTable
 from mlm_wrap.inference.ddf import KR_MAX_N, _kr_a1_a2, _kr_ddf, _kr_pieces, _satt_state
 from mlm_wrap.models.lmer import LmerMod
@@ -369,8 +368,7 @@ def _refit(m: LmerMod, formula: str, REML: bool | None = None):
         # and prior weights are the problem's weights, the offsets its offset
         pr = m._problem
         off = np.asarray(pr.offset, float)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with caught_warnings():
             return glmer(formula, d.frame, family=m.family_object, nAGQ=m.nAGQ,
                          weights=np.asarray(pr.wt, float),
                          offset=off if np.any(off != 0) else None, data_name=m.data_name)

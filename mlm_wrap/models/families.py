@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from mlm_wrap.errors import caught_warnings
 from mlm_wrap.engines.pirls import (
     Family,
     NegBinFamily,
@@ -40,9 +41,7 @@ def make_family(name: str, link: str | None = None) -> Family:
                          f"are {', '.join(repr(k) for k in Family.LINKS[fam])}")
     cls = {"binomial": smf.Binomial, "poisson": smf.Poisson, "Gamma": smf.Gamma,
            "inverse.gaussian": smf.InverseGaussian, "gaussian": smf.Gaussian}[fam]
-    import warnings
-    with warnings.catch_warnings():  # statsmodels warns about links it calls non-canonical
-        warnings.simplefilter("ignore")
+    with caught_warnings():  # statsmodels warns about links it calls non-canonical
         return Family(cls(link=_sm_link(link)))
 
 

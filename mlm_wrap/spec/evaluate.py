@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from mlm_wrap.errors import DataError, FormulaError, UnknownColumnError
+from mlm_wrap.errors import DataError, FormulaError, UnknownColumnError, caught_warnings
 from mlm_wrap.spec.r_ast import Node, _Binary, _Call, _Const, _Index, _Name, _Paren, _Unary, _walk
 from mlm_wrap.spec.r_deparse import _deparse, string_value
 from mlm_wrap.spec import transforms  # noqa: F401  (registers poly, scale, ns, bs, cut, ...)
@@ -186,8 +186,7 @@ class Evaluator:
         saved = self.state.setdefault(text, {}) if spec.stateful else {}
         call = RCall(name=name, text=text, args=args, kwargs=kwargs, n=self.n, saved=saved,
                      predicting=self.predicting, where=self.where)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with caught_warnings("always", record=True) as caught:
             with np.errstate(all="ignore"):
                 out = spec.fn(call)
         for w in caught:  # R's warnings, in R's words: "In log(x) : NaNs produced"

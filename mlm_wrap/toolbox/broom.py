@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlm_wrap.errors import ModelError
+from mlm_wrap.errors import ModelError, caught_warnings
 from mlm_wrap.inference.boot import confint_boot
 from mlm_wrap.inference.params import varpar_names
 from mlm_wrap.inference.profile import confint_profile
@@ -263,8 +263,6 @@ def augment(m, newdata: pd.DataFrame | None = None) -> RFrame:
     With ``newdata``: ``newdata`` and ``.fitted`` (``predict(m, newdata)``) only; broom.mixed
     also pastes the fit's per-observation fields there, which do not belong to the new rows.
     """
-    import warnings
-
     if newdata is not None:
         nd = pd.DataFrame(newdata).copy()
         nd[".fitted"] = np.asarray(m.predict(newdata=nd), float)
@@ -274,8 +272,7 @@ def augment(m, newdata: pd.DataFrame | None = None) -> RFrame:
     out[".fitted"] = np.asarray(m.predict(), float) if is_glmm(m) else \
         np.asarray(m.fitted().reindex(idx), float)
     out[".resid"] = np.asarray(m.residuals().reindex(idx), float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with caught_warnings():
         out[".hat"] = np.asarray(hatvalues(m).reindex(idx), float)
         out[".cooksd"] = np.asarray(cooks_distance(m).reindex(idx), float)
     out[".fixed"] = np.asarray(m.predict(re_form="~0").reindex(idx), float)

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from mlm_wrap.engines.lmm import LmmProblem, ReBlock
 from mlm_wrap.engines.optimize import lme4_minimize
-from mlm_wrap.errors import ModelError
+from mlm_wrap.errors import ModelError, caught_warnings
 from mlm_wrap.models.base import is_glmm
 from mlm_wrap.models.loglik import make_unique
 
@@ -91,8 +91,7 @@ def _pearson(m) -> np.ndarray:
 def cooks_distance(m) -> pd.Series:
     """lme4's ``cooks.distance(m)``: ``(r / (1 - h))^2 h / (sigma^2 rank(X))`` with Pearson
     residuals r and hat values h; infinite values become NaN."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with caught_warnings():
         C = _cl_cr(m)
         h = np.sum(C * C, axis=0)
     p = np.linalg.matrix_rank(np.asarray(m.design.X, float))

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from mlm_wrap.engines.optimize import AVAILABLE
-from mlm_wrap.errors import DataError
+from mlm_wrap.errors import DataError, caught_warnings
 from mlm_wrap.models.glmer import glmer
 from mlm_wrap.models.lmer import lmer, lmerControl
 from mlm_wrap.rformat.objects import RFrame, RList, RSeries
@@ -202,8 +201,7 @@ def allFit(m, optimizers=None, data: pd.DataFrame | None = None) -> AllFitSummar
             ok[label], msgs[label] = False, [f"optimizer {opt!r} is not available"]
             continue
         t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter("always")
+        with caught_warnings("always", record=True) as w:
             try:
                 fit = update(m, data=data, control=lmerControl(optimizer=opt))
             except Exception as e:  # noqa: BLE001  (allFit records each optimizer's failure)
