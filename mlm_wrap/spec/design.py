@@ -134,6 +134,19 @@ class Design:
         out = self.all_index[pos]
         return out.rename("omit") if out.nlevels == 1 else out
 
+    def unpad(self, values) -> np.ndarray:
+        """The values of the model frame's rows from per-row values that are either the
+        model frame's (length n) or padded by ``na.exclude`` (by position, never by
+        label: row labels may repeat)."""
+        v = np.asarray(values, float)
+        if len(v) == self.n:
+            return v
+        if self.rows is not None and len(v) == len(self.subset_rows):
+            return v[np.searchsorted(self.subset_rows, self.rows)]
+        if self.rows is not None and self.all_index is not None and len(v) == len(self.all_index):
+            return v[self.rows]
+        raise ValueError(f"{len(v)} values for a model frame of {self.n} rows")
+
     def pad(self, values, name: str) -> pd.Series:
         """Per-row values of the model frame; with ``na.exclude`` the rows dropped for a
         missing value come back as NaN in the data's row order (R's ``naresid``),

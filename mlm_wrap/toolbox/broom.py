@@ -268,14 +268,13 @@ def augment(m, newdata: pd.DataFrame | None = None) -> RFrame:
         nd[".fitted"] = np.asarray(m.predict(newdata=nd), float)
         return RFrame(nd)
     out = _data_columns(m)
-    idx = m.design.index
-    out[".fitted"] = np.asarray(m.predict(), float) if is_glmm(m) else \
-        np.asarray(m.fitted().reindex(idx), float)
-    out[".resid"] = np.asarray(m.residuals().reindex(idx), float)
+    rows = m.design.unpad  # the model frame's rows of padded (na.exclude) values, by position
+    out[".fitted"] = np.asarray(m.predict(), float) if is_glmm(m) else rows(m.fitted())
+    out[".resid"] = rows(m.residuals())
     with caught_warnings():
-        out[".hat"] = np.asarray(hatvalues(m).reindex(idx), float)
-        out[".cooksd"] = np.asarray(cooks_distance(m).reindex(idx), float)
-    out[".fixed"] = np.asarray(m.predict(re_form="~0").reindex(idx), float)
+        out[".hat"] = rows(hatvalues(m))
+        out[".cooksd"] = rows(cooks_distance(m))
+    out[".fixed"] = rows(m.predict(re_form="~0"))
     for k, v in _resp_columns(m).items():
         out[k] = np.asarray(v, float)
     return RFrame(out.reset_index(drop=True))

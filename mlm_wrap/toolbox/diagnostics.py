@@ -85,7 +85,7 @@ def hatvalues(m, full_hat_matrix: bool = False):
 
 def _pearson(m) -> np.ndarray:
     r = m.residuals(type="pearson")
-    return np.asarray(r.loc[m.design.index] if len(r) != m.nobs() else r, float)
+    return m.design.unpad(r)
 
 
 def cooks_distance(m) -> pd.Series:
@@ -172,7 +172,13 @@ def influence(m, groups: str | None = None, data: pd.DataFrame | None = None,
         raise NotImplementedError("influence() is implemented for lmer fits only")
     lab = _group_labels(m, groups, data)
     deleted = [v for v in pd.unique(lab.to_numpy()) if v is not None]
-    model_lab = lab.reindex(m.design.index).to_numpy()
+    d = m.design
+    if len(lab) == d.n and (groups is not None and data is None):
+        model_lab = lab.to_numpy()  # the model frame's own column
+    elif data is None and d.rows is not None:  # the data's rows, by position (labels may repeat)
+        model_lab = lab.to_numpy()[d.rows]
+    else:
+        model_lab = lab.reindex(d.index).to_numpy()
     fe = m.fixef()
     vnames, vvals = _vc_values(m, m._problem, m.theta, m.sigma())
     fixed1, vc1, vcov1, conv, fev = [], [], {}, [], []

@@ -264,3 +264,22 @@ def test_no_raw_warning_reaches_the_user(name):
         mw.predict(m, newdata=d.dropna(subset=["y", "x", "g"]))
         mw.simulate(m, 2, seed=1)
     only_mlm_wrap_warnings(rec)
+
+
+def test_toolbox_with_duplicated_row_labels_and_na_exclude():
+    """augment, hatvalues, cooks_distance and influence place rows by position: the same
+    numbers as for the same frame with unique row labels."""
+    d = base()
+    d.iloc[[5, 35], d.columns.get_loc("y")] = np.nan
+    dup = d.set_axis([i % 30 for i in range(len(d))])
+    for na in ("na.omit", "na.exclude"):
+        m, u = fit(F, dup, na_action=na), fit(F, d, na_action=na)
+        a, b = mw.augment(m), mw.augment(u)
+        for col in (".fitted", ".resid", ".hat", ".cooksd", ".fixed"):
+            np.testing.assert_allclose(np.asarray(a[col], float), np.asarray(b[col], float))
+        np.testing.assert_allclose(np.asarray(mw.cooks_distance(m), float),
+                                   np.asarray(mw.cooks_distance(u), float))
+    inf_m = mw.influence(fit(F, dup), groups="g")
+    inf_u = mw.influence(fit(F, d), groups="g")
+    np.testing.assert_allclose(np.asarray(inf_m["fixed.effects[-g]"], float),
+                               np.asarray(inf_u["fixed.effects[-g]"], float))
