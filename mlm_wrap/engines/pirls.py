@@ -44,6 +44,7 @@ from mlm_wrap.engines.cholesky import (  # split_theta: importable here too
 )
 from mlm_wrap.errors import caught_warnings
 
+_SQRT2PI = np.sqrt(2.0 * np.pi)
 EPS = float(np.finfo(float).eps)
 SQRT2PI = float(np.sqrt(2.0 * np.pi))
 
@@ -120,6 +121,10 @@ class Family:
         eta = np.asarray(eta, float)
         if self.link == "logit":
             mu = special.expit(eta)
+        elif self.link == "probit":  # scipy.stats.norm.cdf's own formula, without its wrapper
+            mu = special.ndtr(eta)
+        elif self.link == "cauchit":
+            mu = 0.5 + np.arctan(eta) / np.pi
         else:
             with np.errstate(all="ignore"):
                 mu = np.asarray(self.sm.link.inverse(eta), float)
@@ -136,6 +141,10 @@ class Family:
         if self.link == "logit":
             p = special.expit(eta)
             d = p * (1.0 - p)
+        elif self.link == "probit":  # scipy.stats.norm.pdf's formula
+            d = np.exp(-eta ** 2 / 2.0) / _SQRT2PI
+        elif self.link == "cauchit":
+            d = 1.0 / np.pi / (1.0 + eta * eta)
         else:
             with np.errstate(all="ignore"):
                 d = np.asarray(self.sm.link.inverse_deriv(eta), float)
