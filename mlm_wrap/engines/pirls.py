@@ -28,12 +28,16 @@ rebuilt at the working weights at every PIRLS iteration; ``Z`` products go throu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sp
 from scipy import special
 
 from mlm_wrap.engines.cholesky import (  # split_theta: importable here too
+    TRIPLE_COST,
+    TRIPLE_LIMIT,
     Chol,
     CrossProducts,
     ReBlock,
@@ -349,7 +353,7 @@ class GlmmProblem(ReTerms):
                       for k in range(1, len(self.blocks)) for l in range(len(self.blocks)) if l <= k}
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_xx", "_pair")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_xx", "_pair", "_trip")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -393,13 +397,63 @@ class GlmmProblem(ReTerms):
         return out.reshape(bk.q, bl.q)
 
     # -- the factorisation --------------------------------------------------------------
+    def _triples(self):
+        """For a scalar first term whose ``Z2'Z1`` is sparse enough (an observation-level
+        term, nested factors): the fixed pattern of ``Z2'WZ1`` and the pairs of non-zeros
+        in each column, so that ``L21 L21'`` costs a gather and a ``bincount`` per
+        decomposition instead of a dense ``q2 x q1 x q2`` product (the LMM's "triples"
+        mode, :mod:`mlm_wrap.engines.cholesky`, with values that change with W).  None
+        where the dense product is cheaper.  Built once."""
+        if "_trip" in self.__dict__:
+            return self._trip
+        self._trip = None
+        b1, q1, q2 = self.blocks[0], self.q1, self.q2
+        if b1.p != 1 or q2 == 0:
+            return None
+        rows, vals = [], []
+        for k in range(1, len(self.blocks)):
+            bk = self.blocks[k]
+            for a in range(bk.p):
+                rows.append(self.offsets[k] - q1 + bk.codes * bk.p + a)
+                vals.append(bk.Xt[:, a] * b1.Xt[:, 0])
+        key = np.tile(b1.codes.astype(np.int64), len(rows)) * q2 + np.concatenate(rows)
+        uniq, pos = np.unique(key, return_inverse=True)
+        r, c = uniq % q2, uniq // q2
+        indptr = np.r_[0, np.cumsum(np.bincount(c, minlength=q1))]
+        m = np.diff(indptr)
+        budget = min(TRIPLE_LIMIT, q2 * q2 * q1 // TRIPLE_COST)
+        if int(np.sum(m.astype(np.int64) ** 2)) > budget:
+            return None
+        pair, pa, pb, col = [], [], [], []
+        for mm in np.unique(m[m > 0]):
+            cj = np.flatnonzero(m == mm)
+            P = indptr[cj][:, None] + np.arange(mm)[None, :]
+            R = r[P]
+            pair.append((R[:, :, None] * q2 + R[:, None, :]).ravel())
+            pa.append(np.broadcast_to(P[:, :, None], (len(cj), mm, mm)).ravel())
+            pb.append(np.broadcast_to(P[:, None, :], (len(cj), mm, mm)).ravel())
+            col.append(np.repeat(cj, mm * mm))
+        self._trip = SimpleNamespace(pos=pos.ravel(), vals=np.concatenate(vals), nnz=len(uniq),
+                                     r=r, indptr=indptr, nrep=len(rows),
+                                     pair=np.concatenate(pair), pa=np.concatenate(pa),
+                                     pb=np.concatenate(pb), col=np.concatenate(col))
+        return self._trip
+
     def crossprods(self, w: np.ndarray) -> CrossProducts:
-        """``Z'WZ`` at working weights ``w``, dense, in the blocks of the factor."""
+        """``Z'WZ`` at working weights ``w`` in the blocks of the factor: dense, or the
+        "triples" form where that is cheaper (:meth:`_triples`)."""
         G11 = level_gram(self.blocks[0], self._xx[0][0], w)
         if self.q2 == 0:
             return CrossProducts(G11, None, None)
         nb = len(self.blocks)
-        C21 = np.concatenate([self._cross(k, 0, w) for k in range(1, nb)])  # Z2'WZ1 (q2, q1)
+        trip = self._triples()
+        if trip is not None:
+            data = np.bincount(trip.pos, weights=trip.vals * np.tile(w, trip.nrep),
+                               minlength=trip.nnz)
+            C21 = sp.csc_matrix((data, trip.r, trip.indptr), shape=(self.q2, self.q1))
+            triples = (trip.pair, data[trip.pa] * data[trip.pb], trip.col)
+        else:
+            C21 = np.concatenate([self._cross(k, 0, w) for k in range(1, nb)])  # Z2'WZ1 (q2, q1)
         C22 = np.zeros((self.q2, self.q2))
         for k in range(1, nb):
             lo_k = self.offsets[k] - self.q1
@@ -409,6 +463,8 @@ class GlmmProblem(ReTerms):
                 C22[lo_k:lo_k + blk.shape[0], lo_l:lo_l + blk.shape[1]] = blk
                 if l != k:
                     C22[lo_l:lo_l + blk.shape[1], lo_k:lo_k + blk.shape[0]] = blk.T
+        if trip is not None:
+            return CrossProducts(G11, C21, C22, "triples", triples)
         return CrossProducts(G11, C21, C22, "dense")
 
     def decompose(self, Ts, w: np.ndarray) -> Chol:
