@@ -173,11 +173,34 @@ class LmmProblem(ReTerms):
             with np.errstate(all="ignore"):
                 return d.criterion(np.asarray(theta, float), REML)
         try:
-            s = self.solve(theta)
-        except (np.linalg.LinAlgError, FloatingPointError):  # not positive definite
+            with np.errstate(all="ignore"):
+                val = self._criterion(np.asarray(theta, float), REML)
+        except (np.linalg.LinAlgError, FloatingPointError, ValueError):  # not positive definite
             return np.inf
-        val = s.reml_crit if REML else s.deviance_ml
         return float(val) if np.isfinite(val) else np.inf
+
+    def _criterion(self, theta: np.ndarray, REML: bool) -> float:
+        """The criterion alone from the blocked factor: the penalised residual sum of squares
+        from the augmented system's last pivot, ``y'y - |cu|^2 - |RX^-1 (X'y - RZX'cu)|^2``,
+        without forming beta, u or any n-vector (what :meth:`solve` adds for the results)."""
+        Ts = self.factors(theta)
+        L = factor(self, Ts, self.xp)
+        cu = L.solve_L(self.lam_t(Ts, self.Zty))
+        logdet_L = L.logdet()
+        pw = self.yty - float(cu @ cu)
+        logdet_RX = 0.0
+        if self.p:
+            RZX = L.solve_L(self.lam_t(Ts, self.ZtX))
+            RX = chol(self.XtX - RZX.T @ RZX)
+            cb = sla.solve_triangular(RX, self.Xty - RZX.T @ cu, lower=True, check_finite=False)
+            pw -= float(cb @ cb)
+            logdet_RX = 2.0 * float(np.sum(np.log(np.diag(RX))))
+        if not pw > 0:
+            return np.inf
+        n, p = self.n, self.p
+        if REML:
+            return logdet_L + logdet_RX + (n - p) * (1.0 + LOG2PI + np.log(pw / (n - p))) - self.ldW
+        return logdet_L + n * (1.0 + LOG2PI + np.log(pw / n)) - self.ldW
 
 
 __all__ = ["LmmProblem", "ReBlock", "Solution", "split_theta", "theta_lower", "theta_start"]
