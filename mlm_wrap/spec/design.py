@@ -52,7 +52,7 @@ def _prepare_column(s: pd.Series) -> pd.Series:
     """A data column of the model frame kept for plots and new data (strings, logicals ->
     factors with R's levels; nullable and Arrow numbers -> float)."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return s
+        return s.cat.remove_unused_categories()  # R's model.frame(drop.unused.levels = TRUE)
     if pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
         return pd.Series(_as_factor(s), index=s.index, name=s.name)
     if pd.api.types.is_extension_array_dtype(s.dtype):  # Int64, Float64, arrow numerics

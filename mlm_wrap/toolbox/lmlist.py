@@ -22,6 +22,7 @@ from mlm_wrap.spec.design import drop_rank_deficient, formula_matrix
 from mlm_wrap.spec.r_ast import _Binary
 from mlm_wrap.spec.r_deparse import _deparse
 from mlm_wrap.spec.r_parser import _parse
+from mlm_wrap.spec.rvalues import as_factor, from_column
 
 
 @dataclass
@@ -45,13 +46,10 @@ def _split_formula(formula: str) -> tuple[str, str, str]:
 def _group_levels(data: pd.DataFrame, group: str) -> tuple[pd.Series, list[str]]:
     if group not in data.columns:
         raise DataError(f"lmList: the grouping variable {group!r} is not a column of the data")
-    g = data[group]
-    if isinstance(g.dtype, pd.CategoricalDtype):
-        levels = [str(c) for c in g.cat.categories]
-    else:
-        vals = g.dropna().unique()
-        levels = [str(v) for v in sorted(vals)]  # R's factor(): sorted unique values
-    return g.astype(object).where(g.notna(), None).map(lambda v: None if v is None else str(v)), levels
+    # R's factor(): a Categorical keeps its levels, other values are sorted in R's character
+    # form (TRUE, 1, 2.5, a: an object column may mix types; only None/NaN are missing)
+    f = as_factor(from_column(data[group], group), group)
+    return pd.Series(f.labels(), index=data.index, dtype=object), list(f.levels)
 
 
 def _ols(X: np.ndarray, y: np.ndarray, names: list[str]) -> _GroupFit:

@@ -283,3 +283,20 @@ def test_toolbox_with_duplicated_row_labels_and_na_exclude():
     inf_u = mw.influence(fit(F, d), groups="g")
     np.testing.assert_allclose(np.asarray(inf_m["fixed.effects[-g]"], float),
                                np.asarray(inf_u["fixed.effects[-g]"], float))
+
+
+def test_lmlist_and_emmeans_with_mixed_types_and_unused_levels():
+    """lmList groups by R's factor(as.character(x)) (mixed types sorted as R's strings, not
+    a TypeError); an unused category is not a level of the model frame (emmeans' grid)."""
+    d = base()
+    d["gm"] = pd.Series([MIXED[i] for i in d["gi"]], dtype=object)
+    d["f2"] = pd.Categorical(np.array(["a b", "c:d", "é"])[d["gi"] % 3],
+                             categories=["é", "a b", "c:d", "unused"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mw.SingularFitWarning)
+        ll = mw.lmList("y ~ x | gm", data=d)
+    assert sorted(mw.coef(ll).index) == sorted(ref("mixed_groups")["levels"])
+    m = fit("y ~ x + f2 + (1 | g)", d)
+    assert list(m.design.frame["f2"].cat.categories) == ["é", "a b", "c:d"]
+    em = mw.emmeans(m, "f2")
+    assert list(em["f2"]) == ["é", "a b", "c:d"]
