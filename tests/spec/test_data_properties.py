@@ -196,3 +196,44 @@ def test_datetime_columns_in_the_model_are_refused_by_name(case, col):
     with pytest.raises(errors.DataError, match=f"column '{col}'"):
         mw.lmer(F, data=df.assign(**{col: df["when"]}))
     pd.testing.assert_frame_equal(df, before)
+
+
+@st.composite
+def pair_frames(draw):
+    """Two grouping columns whose values contain ':' so that joined labels can collide."""
+    parts = st.sampled_from(["x", "y", "x:y", "y:z", "z", "x:y:z", "é :"])
+    k = draw(st.integers(3, 6))
+    pairs = draw(st.lists(st.tuples(parts, parts), min_size=k, max_size=k, unique=True))
+    seed = draw(st.integers(0, 2 ** 16))
+    rng = np.random.default_rng(seed)
+    per = 6
+    gi = np.repeat(np.arange(k), per)
+    x = rng.normal(size=k * per)
+    y = 0.5 * x + rng.normal(scale=2, size=k)[gi] + rng.normal(scale=0.5, size=k * per)
+    return pd.DataFrame({"y": y, "x": x, "a": [pairs[i][0] for i in gi],
+                         "b": [pairs[i][1] for i in gi]}), pairs
+
+
+@SETTINGS
+@given(pair_frames())
+def test_interaction_groups_are_pairs(case):
+    """(1 | a:b) has one level per distinct (a, b) pair even when the joined labels collide
+    ("x:y" + "z" and "x" + "y:z"); predict(newdata=data) equals fitted(m)."""
+    df, pairs = case
+    m = _fit_formula("y ~ x + (1 | a:b)", df)
+    if isinstance(m, Exception):
+        return
+    assert mw.ngrps(m) == {"a:b": len(pairs)}
+    np.testing.assert_allclose(mw.predict(m, newdata=df), mw.fitted(m), rtol=1e-10, atol=1e-10)
+    ref = _fit_formula("y ~ x + (1 | ab)", df.assign(ab=[f"{a}\r{b}" for a, b in zip(df.a, df.b)]))
+    np.testing.assert_allclose(m.theta, ref.theta, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(mw.fixef(m), mw.fixef(ref), rtol=1e-6, atol=1e-8)
+
+
+def _fit_formula(formula, data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mw.SingularFitWarning)
+        try:
+            return mw.lmer(formula, data=data)
+        except MLM_ERRORS as e:
+            return e
