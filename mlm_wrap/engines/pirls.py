@@ -429,10 +429,12 @@ class GlmmProblem(ReTerms):
             cj = np.flatnonzero(m == mm)
             P = indptr[cj][:, None] + np.arange(mm)[None, :]
             R = r[P]
-            pair.append((R[:, :, None] * q2 + R[:, None, :]).ravel())
-            pa.append(np.broadcast_to(P[:, :, None], (len(cj), mm, mm)).ravel())
-            pb.append(np.broadcast_to(P[:, None, :], (len(cj), mm, mm)).ravel())
-            col.append(np.repeat(cj, mm * mm))
+            up = R[:, :, None] <= R[:, None, :]  # one triangle, as cholesky's triples
+            shape = (len(cj), mm, mm)
+            pair.append((R[:, :, None] * q2 + R[:, None, :])[up])
+            pa.append(np.broadcast_to(P[:, :, None], shape)[up])
+            pb.append(np.broadcast_to(P[:, None, :], shape)[up])
+            col.append(np.broadcast_to(cj[:, None, None], shape)[up])
         self._trip = SimpleNamespace(pos=pos.ravel(), vals=np.concatenate(vals), nnz=len(uniq),
                                      r=r, indptr=indptr, nrep=len(rows),
                                      pair=np.concatenate(pair), pa=np.concatenate(pa),
