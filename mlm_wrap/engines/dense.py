@@ -17,7 +17,8 @@ microseconds for sleepstudy, against 200 for the blocked path.
 
 :func:`use_dense` is the cost model (sizes only, never timings): the dense factor costs
 ``(q + p + 1)^3 / 3`` flops, which stays below the blocked path's fixed overhead up to
-``DENSE_MAX`` (measured in ``benchmarks/bench_dense.py``).
+``DENSE_MAX`` (``DENSE_MAX_ONE_TERM`` for one term), measured once in
+``benchmarks/bench_dense.py``.
 """
 from __future__ import annotations
 
@@ -41,14 +42,16 @@ class Crossprods:
     n: int
 
 
-#: largest augmented system ``q + p + 1`` solved densely (benchmarks/bench_dense.py)
-DENSE_MAX = 160
+#: largest augmented system ``q + p + 1`` solved densely: one random-effects term (the
+#: blocked factor is then block-diagonal and cheap) and several terms (benchmarks/bench_dense.py)
+DENSE_MAX_ONE_TERM = 120
+DENSE_MAX = 200
 LOG2PI = np.log(2.0 * np.pi)
 
 
-def use_dense(q: int, p: int) -> bool:
+def use_dense(q: int, p: int, nterms: int = 2) -> bool:
     """Whether the dense augmented factor is the cheaper way to evaluate the criterion."""
-    return 0 < q and q + p + 1 <= DENSE_MAX
+    return 0 < q and q + p + 1 <= (DENSE_MAX_ONE_TERM if nterms == 1 else DENSE_MAX)
 
 
 class DenseCriterion:
@@ -176,10 +179,13 @@ class DenseCriterion:
         return float(val) if np.isfinite(val) else np.inf
 
 
-def use_profiled_x(q: int, p: int) -> bool:
-    """Many fixed-effect columns, fewer random effects: eliminating X once (``q^3 / 3`` flops
-    per evaluation) beats the blocked factor's ``p^3 / 3 + p^2 q``."""
-    return p >= 50 and q > 0 and q ** 3 < p ** 3 + 3 * p * p * q
+def use_profiled_x(q: int, p: int, nterms: int = 2) -> bool:
+    """Many fixed-effect columns: eliminating X once leaves a dense system of size q + 1;
+    it pays from about 20 columns where that system is small, and wherever ``q^3 / 3`` flops
+    per evaluation beat the blocked factor's ``p^3 / 3 + p^2 q`` (benchmarks/bench_dense.py)."""
+    if p < 20 or q == 0:
+        return False
+    return use_dense(q, 0, nterms) or q ** 3 < p ** 3 + 3 * p * p * q
 
 
 class ProfiledXCriterion(DenseCriterion):

@@ -157,8 +157,10 @@ class LmmProblem(ReTerms):
         if "_dense" not in self.__dict__:
             terms = [(int(o), b.nlevels, b.p) for o, b in zip(self.offsets, self.blocks)]
             self._dense = None
-            kind = (DenseCriterion if self.blocks and use_dense(self.q, self.p) else
-                    ProfiledXCriterion if self.blocks and use_profiled_x(self.q, self.p) else None)
+            k = len(self.blocks)
+            kind = (None if not k else
+                    ProfiledXCriterion if use_profiled_x(self.q, self.p, k) else
+                    DenseCriterion if use_dense(self.q, self.p, k) else None)
             if kind is not None:
                 xp = Crossprods(np.asarray((self.Z.T @ self.Z).toarray()), self.ZtX, self.Zty,
                                 self.XtX, self.Xty, self.yty, self.n)
