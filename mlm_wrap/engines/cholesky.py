@@ -260,7 +260,13 @@ def factor(terms: ReTerms, Ts: list[np.ndarray], xp: CrossProducts) -> Chol:
         P = np.bincount(pair, weights=prod * (c * c)[col], minlength=q2 * q2).reshape(q2, q2)
         P += P.T  # the triples hold one triangle (a <= b); the diagonal is now doubled
         P[np.diag_indices(q2)] *= 0.5
-        S = terms.rest_t(Ts, terms.rest_t(Ts, xp.Z2tZ2 - P).T)
+        lam2 = _rest_diagonal(terms, Ts)
+        if lam2 is not None:  # scalar terms: Lam2 is diagonal, S = D (Z2'Z2 - P) D in place
+            S = np.subtract(xp.Z2tZ2, P, out=P)
+            S *= lam2[:, None]
+            S *= lam2[None, :]
+        else:
+            S = terms.rest_t(Ts, terms.rest_t(Ts, xp.Z2tZ2 - P).T)
         S[np.diag_indices(q2)] += 1.0
         return Chol(L11, L11inv, _L21Op(terms, Ts, xp.Z2tZ1, c), chol(S))
     if xp.mode == "dense":
@@ -271,7 +277,9 @@ def factor(terms: ReTerms, Ts: list[np.ndarray], xp: CrossProducts) -> Chol:
         else:
             L21 = np.matmul(A21.reshape(q2, l1, p1).transpose(1, 0, 2),
                             L11inv.transpose(0, 2, 1)).transpose(1, 0, 2).reshape(q2, q1)
-        A22 = terms.rest_t(Ts, terms.rest_t(Ts, xp.Z2tZ2).T)
+        lam2 = _rest_diagonal(terms, Ts)
+        A22 = xp.Z2tZ2 * np.outer(lam2, lam2) if lam2 is not None else \
+            terms.rest_t(Ts, terms.rest_t(Ts, xp.Z2tZ2).T)
         A22[np.diag_indices(q2)] += 1.0
         return Chol(L11, L11inv, L21, chol(A22 - L21 @ L21.T))
     Lam1 = terms.lambda_matrix(Ts[:1])
@@ -392,6 +400,13 @@ class _L21Op:
 
 
 # ------------------------------------------------------------------------------ helpers
+def _rest_diagonal(terms: ReTerms, Ts: list[np.ndarray]) -> np.ndarray | None:
+    """Lambda's diagonal over terms 2..K when they are all scalar (else None)."""
+    if any(b.p != 1 for b in terms.blocks[1:]):
+        return None
+    return np.concatenate([np.full(b.nlevels, T[0, 0]) for b, T in zip(terms.blocks[1:], Ts[1:])])
+
+
 def chol(S: np.ndarray) -> np.ndarray:
     """Lower Cholesky factor via scipy's LAPACK (numpy's is ~10x slower on this kind of
     machine); raises LinAlgError when S is not positive definite."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +28,7 @@ from scipy.optimize import Bounds, minimize
 
 from mlm_wrap.engines.lmm import LmmProblem, ReBlock, theta_start
 from mlm_wrap.engines.optimize import check_conv, deriv12, lme4_minimize, newton_finish
+from mlm_wrap.errors import caught_warnings
 from mlm_wrap.spec.design import Design
 from mlm_wrap.spec.plan import Plan
 
@@ -106,8 +106,7 @@ def _mixedlm(plan: Plan, design: Design, problem: LmmProblem):
             colnames.append(cn)
             mats.append(mt)
         exog_vc = VCSpec(names, colnames, mats)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with caught_warnings():  # thread-safe (errors.caught_warnings)
         md = MixedLM(y, design.X, groups=gcodes, exog_re=exog_re, exog_vc=exog_vc)
         kw = {}
         if plan.block_diagonal:

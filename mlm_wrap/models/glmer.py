@@ -106,6 +106,7 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
     if not isinstance(data, pd.DataFrame):
         data = _to_pandas(data)
     name = data_name or (getattr(data, "attrs", {}) or {}).get("name")
+    weights_given, offset_given = weights, offset  # as given (subset below cuts arrays)
     if subset is not None:
         keep = subset_mask(subset, data)
         if not isinstance(weights, str) and weights is not None and np.size(weights) == len(data):
@@ -143,6 +144,10 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
     pos = np.asarray(design.index, dtype=np.int64)
     design.index = data.index[pos]
     design.frame.index = design.index
+    # the design was built on a renumbered copy: back to the user's labels (na_action, na.exclude)
+    design.all_index = data.index
+    if design.exclude_index is not None:
+        design.exclude_index = data.index[np.asarray(design.exclude_index, dtype=np.int64)]
     if nAGQ > 1 and (len(design.terms) != 1 or design.terms[0].Xt.shape[1] != 1):
         raise ModelError("nAGQ > 1 is only available for models with a single, scalar "
                          "random-effects term")
@@ -156,6 +161,8 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
             raise ModelError(f"{e}{_separation_hint(problem)}") from None
     model = GlmerMod(design, problem, info, state, fam, resp, data_name=name,
                      offset_exprs=off_exprs, offset_arg=offset is not None)
+    model.call_args = {"weights": weights_given, "offset": offset_given, "subset": subset,
+                       "na_action": na_action, "contrasts": contrasts}  # for to_r()
     model.weights_arg = weights if isinstance(weights, str) else None  # R: "Weights: size"
     model.subset_arg = subset if isinstance(subset, str) else None  # R: " Subset: ..."
     for msg in design.messages:
@@ -199,7 +206,7 @@ def refit_glmer(prev: "GlmerMod", newresp=None, family: Family | None = None,
     m = GlmerMod(prev.design, pb, info, state, fam, SimpleNamespace(kind=prev.response_kind),
                  data_name=prev.data_name, offset_exprs=prev.offset_exprs,
                  offset_arg=prev.offset_arg)
-    for attr in ("weights_arg", "subset_arg"):
+    for attr in ("weights_arg", "subset_arg", "call_args"):
         setattr(m, attr, getattr(prev, attr, None))
     if warn:
         for msg in info.messages:

@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import special
 
 from mlm_wrap.engines.pirls import NegBinFamily
+from mlm_wrap.errors import caught_warnings
 from mlm_wrap.models.families import negative_binomial, poisson
 from mlm_wrap.models.glmer import GlmerMod, glmer, refit_glmer
 
@@ -148,8 +149,7 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, interval=None, tol: float = 5e
     eps = 2.0 * tol if eps is None else float(eps)
     th = init_theta
     if th is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # lme4: suppressMessages(glmer(family = poisson))
+        with caught_warnings():  # lme4: suppressMessages(glmer(family = poisson))
             g0 = glmer(formula, data, family=poisson(link), **glmer_args)
         pb = g0._problem
         th = theta_ml(pb.y, g0._state.mu, weights=pb.wt, limit=limit, eps=eps)
@@ -160,8 +160,7 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, interval=None, tol: float = 5e
     state: dict = {"fit": None, "warnings": [], "it": 0}
 
     def fit_at(theta: float) -> GlmerMod:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with caught_warnings("always", record=True) as caught:
             prev = state["fit"]
             if prev is None or prev.nAGQ == 0:
                 m = glmer(formula, data, family=negative_binomial(theta, link), **glmer_args)
