@@ -110,3 +110,48 @@ def check_terms_present(parsed) -> None:
     if not parsed.random:
         raise ModelError(f"no random effects terms specified in formula {parsed.formula!r}; "
                          "add a term such as (1 | group), or use an ordinary regression")
+
+
+#: the dense fixed-effects matrix and the copies made while building and fitting it
+DENSE_COPIES = 3
+#: share of the available memory a design may take
+MEMORY_SHARE = 0.8
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to this process (Linux's MemAvailable, else the physical
+    memory), or None where neither can be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _size(nbytes: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if nbytes < 1024 or unit == "TB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return ""  # pragma: no cover
+
+
+def check_dense_size(n: int, ncol: int, term: str) -> None:
+    """Refuse, before allocating it, a fixed-effects matrix that would not fit in memory
+    (with the copies building and fitting make), naming its size and the term that makes
+    it that wide; nothing grows until the operating system kills the process."""
+    need = float(n) * float(ncol) * 8.0 * DENSE_COPIES
+    avail = available_memory()
+    if avail is not None and need > MEMORY_SHARE * avail:
+        raise DataError(f"the fixed-effects matrix would have {n} rows x {ncol} columns "
+                        f"({_size(n * ncol * 8.0)}, about {_size(need)} while fitting) when "
+                        f"{_size(avail)} of memory is available; the term {term!r} makes it "
+                        "that wide: use fewer levels, or model the factor as a random effect "
+                        f"((1 | {term.split(':')[0]}))")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlm_wrap.errors import DataError, FormulaError
+from mlm_wrap.spec.checks import check_dense_size
 from mlm_wrap.spec.r_ast import Node, _Binary, _Call, _Name, _Paren, _Unary
 from mlm_wrap.spec.r_deparse import _deparse
 from mlm_wrap.spec.rvalues import Chr, Fct, Lgl, Num, RValue, as_factor
@@ -223,6 +224,9 @@ def model_matrix(tinfo: TermsInfo, values: dict[int, RValue], n: int,
                     cm, cn = contrast_matrix(kind, list(f.levels))
                 else:
                     cm, cn = np.eye(len(f.levels)), list(f.levels)
+                # refuse a matrix that cannot fit before allocating any of it
+                check_dense_size(n, len(cols) + len(block) * cm.shape[1],
+                                 ":".join(tinfo.variables[t] for t in term))
                 vals = np.where(f.codes[:, None] >= 0, cm[np.maximum(f.codes, 0)], np.nan)
                 vnames = [f"{name}{c}" for c in cn]
             else:
