@@ -23,6 +23,8 @@ from mlm_wrap.models.glmer_nb import glmer_nb
 from mlm_wrap.models.glmer import GlmerMod, glmer
 from mlm_wrap.models.lmer import LmerMod, lmer, lmerControl
 from mlm_wrap.models.summary import Summary
+from mlm_wrap.output.equation import equation, options
+from mlm_wrap.output.to_r import to_r
 from mlm_wrap.spec.formula import parse_formula
 from mlm_wrap.toolbox.accessors import (df_residual, family, formula, getME, model_matrix, terms,
                                         weights)
@@ -48,5 +50,7 @@ __all__ = ["lmer", "glmer", "glmer_nb", "lmerControl", "LmerMod", "GlmerMod", "S
            "glance", "augment", "icc", "r2", "lmList", "pooling_table", "hatvalues",
            "cooks_distance", "influence", "getME", "model_matrix", "formula", "terms",
            "df_residual", "weights", "family",
+           # teaching: the R script of a fit, the model's equation, display options
+           "to_r", "equation", "options",
            # glmer's families (R's binomial(), poisson(), Gamma(), inverse.gaussian(), gaussian())
            "binomial", "poisson", "Gamma", "inverse_gaussian", "gaussian", "negative_binomial"]

@@ -8,6 +8,9 @@ The notebooks are run twice: as found (they locate R's reference corpus at
 pointed at a missing folder, where they must still run and say that R's printout is not
 available.  All runs start together, one kernel each, to keep the module at ~30 s.
 
+``03-r-and-python-side-by-side.ipynb`` shows R's printouts that ``tests/r/notebook_refs.R``
+stored in ``tests/r/refs/notebook/`` beside mlm_wrap's; its test checks each of them is shown.
+
 After the first run of ``01-multilevel-models.ipynb`` an extra cell (added to the copy
 in memory, never saved) writes the notebook's ``coef_m1``/``coef_m2``/``coef_m3`` tables
 to JSON; they are compared with the ``coef`` tables R wrote into the corpus
@@ -37,7 +40,8 @@ from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["01-multilevel-models.ipynb", "02-from-r-to-python.ipynb"]
+NAMES = ["01-multilevel-models.ipynb", "02-from-r-to-python.ipynb",
+         "03-r-and-python-side-by-side.ipynb"]
 CELL_TIMEOUT = 120  # seconds per cell
 REL_TOL = 1e-4  # coef tables vs R, relative to each value's magnitude
 EXPORTED = ("coef_m1", "coef_m2", "coef_m3")  # tables 01 keeps in variables
@@ -209,3 +213,21 @@ def test_coef_tables_equal_r(runs, model):
     g, r = np.asarray(got["data"], float), np.asarray(ref["data"], float)
     err = np.abs(g - r) / np.maximum(np.abs(r), 1e-8)
     assert err.max() <= REL_TOL, f"coef_{model}: max rel err {err.max():.2e}"
+
+
+def test_side_by_side_notebook_shows_every_stored_r_printout(runs):
+    """03: each step's R printout (made by tests/r/notebook_refs.R) beside mlm_wrap's, the
+    equations, and the p-value table with R's Satterthwaite and Kenward-Roger p-values."""
+    run = runs[(NAMES[2], True)]
+    _check_ran(run)
+    text = _text(run.nb)
+    ref = json.loads((ROOT / "tests" / "r" / "refs" / "notebook" / "faculty_walkthrough.json")
+                     .read_text(encoding="utf-8"))
+    for step in ref["steps"]:
+        assert f"> {step['expr']}\n{step['text']}" in text, f"R's {step['id']} not shown"
+    assert "not available" not in text
+    latex = [o["data"]["text/latex"] for c in run.nb.cells for o in c.get("outputs", [])
+             if "text/latex" in o.get("data", {})]
+    assert len(latex) >= 5 and any(r"\begin{pmatrix}" in t for t in latex)
+    assert "p Satterthwaite (R)" in text and "p Kenward-Roger (R)" in text
+    assert "m <- lmer(salary ~ experience + (1 + experience | department), data = faculty)" in text

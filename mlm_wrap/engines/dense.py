@@ -262,3 +262,108 @@ class ProfiledXCriterion(DenseCriterion):
         if info != 0:
             return None
         return 2.0 * float(np.sum(np.log(B.ravel()[::q + 1])))
+
+
+class BlockDiagCriterion:
+    """lme4's criterion for one random-effects term, however many levels: ``A`` is block
+    diagonal (one ``p1 x p1`` block per level), so each evaluation is a handful of batched
+    products and one batched Cholesky, then one ``(p + 1)``-square Cholesky for the fixed
+    effects and the residual::
+
+        L_l L_l' = T' G_l T + I,   C_l = L_l^-1 T' [Z_l'X  Z_l'y],
+        [[X'X, X'y], [y'X, y'y]] - sum_l C_l'C_l = R'R  ->  log|RX|^2, pwrss = R[-1,-1]^2
+
+    ``G_l``, ``Z_l'X`` and ``Z_l'y`` are the level's cross-products (``rows``: the working
+    row of each observation's level, ``Xt``: the term's columns), formed once."""
+
+    def __init__(self, codes: np.ndarray, Xt: np.ndarray, nlevels: int, X: np.ndarray,
+                 y: np.ndarray, XtX: np.ndarray, Xty: np.ndarray, yty: float, ldW: float = 0.0):
+        n, p1 = Xt.shape
+        self.p1, self.p, self.n, self.ldW, self.nlevels = p1, X.shape[1], n, ldW, nlevels
+        G = np.empty((nlevels, p1, p1))
+        for a in range(p1):
+            for b in range(a, p1):
+                G[:, a, b] = G[:, b, a] = np.bincount(codes, weights=Xt[:, a] * Xt[:, b],
+                                                      minlength=nlevels)
+        self.G = G
+        self.Xy = np.column_stack([X, y])
+        W = np.empty((nlevels, p1, self.p + 1))  # [Z_l'X  Z_l'y] per level
+        for a in range(p1):
+            for c in range(self.p + 1):
+                W[:, a, c] = np.bincount(codes, weights=Xt[:, a] * self.Xy[:, c], minlength=nlevels)
+        self.W = W
+        S = np.empty((self.p + 1, self.p + 1))
+        S[:self.p, :self.p], S[:self.p, -1], S[-1, :self.p], S[-1, -1] = XtX, Xty, Xty, yty
+        self.S = S
+        self._codes, self._Xt = codes, Xt
+        j, i = np.triu_indices(p1)
+        self._ij = (i, j)
+        self._eye = np.eye(p1)
+
+    def with_response(self, y: np.ndarray, Xty: np.ndarray, yty: float) -> "BlockDiagCriterion":
+        """The same system for a new (working) response."""
+        new = copy.copy(self)
+        new.W = self.W.copy()
+        for a in range(self.p1):
+            new.W[:, a, -1] = np.bincount(self._codes, weights=self._Xt[:, a] * y,
+                                          minlength=self.nlevels)
+        new.S = self.S.copy()
+        new.S[:self.p, -1] = new.S[-1, :self.p] = Xty
+        new.S[-1, -1] = yty
+        return new
+
+    def criterion(self, theta: np.ndarray, REML: bool) -> float:
+        T = np.zeros((self.p1, self.p1))
+        T[self._ij] = theta
+        A = np.matmul(np.matmul(T.T, self.G), T)
+        A += self._eye
+        B = np.matmul(T.T, self.W)  # (levels, p1, p + 1)
+        if self.p1 <= 3:  # Cholesky and forward substitution written out over the p1 rows
+            C2, logdet_L = _small_chol_solve(A, B)
+            if C2 is None:
+                return np.inf
+        else:
+            try:
+                Lc = np.linalg.cholesky(A)
+            except np.linalg.LinAlgError:
+                return np.inf
+            logdet_L = 2.0 * float(np.sum(np.log(np.diagonal(Lc, axis1=1, axis2=2))))
+            C2 = np.linalg.solve(Lc, B).reshape(-1, self.p + 1)
+        R2 = self.S - C2.T @ C2
+        R, info = lapack.dpotrf(R2, lower=0, clean=0, overwrite_a=1)
+        if info != 0:
+            return np.inf
+        d = np.diagonal(R)
+        if not np.all(d[:-1] > 0):
+            return np.inf
+        n, p = self.n, self.p
+        pwrss = float(d[-1] * d[-1])
+        if REML:
+            val = logdet_L + 2.0 * float(np.sum(np.log(d[:-1]))) + \
+                (n - p) * (1.0 + LOG2PI + np.log(pwrss / (n - p)))
+        else:
+            val = logdet_L + n * (1.0 + LOG2PI + np.log(pwrss / n))
+        val -= self.ldW
+        return float(val) if np.isfinite(val) else np.inf
+
+
+def _small_chol_solve(A: np.ndarray, B: np.ndarray):
+    """For stacks of small SPD ``A`` (levels, k, k) and ``B`` (levels, k, m): the rows of
+    ``L^-1 B`` (L L' = A) stacked as (levels * k, m) in any row order, and ``log|A|``;
+    (None, 0) where some A is not positive definite.  Vectorised over the levels, looped
+    over k (<= 3), which beats LAPACK's per-matrix calls for 2 x 2 blocks."""
+    k = A.shape[1]
+    L = [[None] * k for _ in range(k)]
+    logdet = 0.0
+    rows = []
+    for j in range(k):
+        d = A[:, j, j] - sum(L[j][i] * L[j][i] for i in range(j))
+        if not np.all(d > 0):
+            return None, 0.0
+        L[j][j] = np.sqrt(d)
+        logdet += float(np.sum(np.log(d)))
+        for r in range(j + 1, k):
+            L[r][j] = (A[:, r, j] - sum(L[r][i] * L[j][i] for i in range(j))) / L[j][j]
+        row = B[:, j, :] - sum(L[j][i][:, None] * rows[i] for i in range(j))
+        rows.append(row / L[j][j][:, None])
+    return (rows[0] if k == 1 else np.concatenate(rows)), logdet

@@ -37,6 +37,7 @@ from mlm_wrap.engines.cholesky import (  # ReBlock, split_theta, theta_*: import
 )
 from mlm_wrap.spec.rank import gram
 from mlm_wrap.engines.dense import (
+    BlockDiagCriterion,
     Crossprods,
     DenseCriterion,
     ProfiledXCriterion,
@@ -107,7 +108,9 @@ class LmmProblem(ReTerms):
         new.yty = float(new.y @ new.y)
         new.Zty = np.asarray(self.Z.T @ new.y).ravel()
         d = self.__dict__.get("_dense")
-        if d is not None:
+        if isinstance(d, BlockDiagCriterion):
+            new._dense = d.with_response(new.y, new.Xty, new.yty)
+        elif d is not None:
             new._dense = d.with_response(np.r_[new.Zty, new.Xty, new.yty])
         return new
 
@@ -153,7 +156,8 @@ class LmmProblem(ReTerms):
 
     def dense(self) -> DenseCriterion | None:
         """A dense criterion where the cost model picks one (built once): the augmented
-        system for small problems, X eliminated first for wide X (:mod:`mlm_wrap.engines.dense`)."""
+        system for small problems, X eliminated first for wide X, the batched block-diagonal
+        system for one term (:mod:`mlm_wrap.engines.dense`); None: the blocked factor."""
         if "_dense" not in self.__dict__:
             terms = [(int(o), b.nlevels, b.p) for o, b in zip(self.offsets, self.blocks)]
             self._dense = None
@@ -165,6 +169,10 @@ class LmmProblem(ReTerms):
                 xp = Crossprods(np.asarray((self.Z.T @ self.Z).toarray()), self.ZtX, self.Zty,
                                 self.XtX, self.Xty, self.yty, self.n)
                 self._dense = kind(xp, terms, self.ldW)
+            elif k == 1:  # one term: block-diagonal A, batched (dense.BlockDiagCriterion)
+                b = self.blocks[0]
+                self._dense = BlockDiagCriterion(b.codes, b.Xt, b.nlevels, self.X, self.y,
+                                                 self.XtX, self.Xty, self.yty, self.ldW)
         return self._dense
 
     def objective(self, theta: np.ndarray, REML: bool) -> float:

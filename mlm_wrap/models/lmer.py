@@ -318,6 +318,14 @@ class LmerMod:
     def __repr__(self) -> str:
         return self.__str__()
 
+    def _repr_html_(self) -> str:
+        """Notebooks: ``print(m)`` and, below it, the model's equation (``mw.options``)."""
+        return render(self, "html")
+
+    def _repr_latex_(self) -> str:
+        """The model in Gelman & Hill's notation (:func:`mlm_wrap.equation`)."""
+        return render(self, "latex")
+
 
 def _pct(p: float) -> str:
     """R's ``format(100 * p, trim = TRUE, scientific = FALSE, digits = 3)``."""
@@ -443,6 +451,10 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None
     except np.linalg.LinAlgError as e:
         raise ModelError(f"the model {parsed.formula!r} cannot be fitted to these data: the "
                          f"penalized least-squares system is singular ({e})") from None
+    # the call's arguments as given (to_r() writes them back as R code)
+    model.call_args = {"weights": weights, "offset": offset, "subset": subset,
+                       "na_action": na_action, "contrasts": contrasts, "control": ctrl,
+                       "start": start}
     for arg, val in (("weights", weights), ("offset", offset), ("subset", subset)):
         if isinstance(val, str):  # R prints the expression it was given (Weights:, Offset:, Subset:)
             setattr(model, f"{arg}_arg", val)

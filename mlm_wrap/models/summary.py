@@ -48,6 +48,7 @@ class Summary:
         """``model`` is a fitted LmerMod/GlmerMod.  lmerTest's summary (``ddf`` =
         ``"Satterthwaite"`` or ``"Kenward-Roger"``) takes its coefficient table, with df and
         ``Pr(>|t|)``, as ``ddf_table`` (computed by :mod:`mlm_wrap.inference.ddf`)."""
+        self.model = model  # the fit (its equation shows under the notebook summary)
         if is_glmm(model):
             self._init_glmm(model, ddf)
             return

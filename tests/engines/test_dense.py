@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 import mlm_wrap as mw
-from mlm_wrap.engines.dense import DenseCriterion, ProfiledXCriterion, use_dense, use_profiled_x
+from mlm_wrap.engines.dense import (BlockDiagCriterion, DenseCriterion, ProfiledXCriterion, use_dense,
+                                    use_profiled_x)
 from mlm_wrap.engines.mixedlm import make_problem
 
 
@@ -30,12 +31,17 @@ CASES = [  # formula, extra lmer arguments, the dense criterion expected
     ("y ~ f + (1 | g)", {}, ProfiledXCriterion),
     ("y ~ f + x + (x | g)", {"weights": "w"}, ProfiledXCriterion),
     ("y ~ f + (1 | g) + (0 + x | h)", {"offset": "o"}, ProfiledXCriterion),
+    ("y ~ x + (x | g)", {"weights": "w"}, BlockDiagCriterion),
+    ("y ~ x + (1 | g)", {"offset": "o"}, BlockDiagCriterion),
+    ("y ~ x + (1 + x + o | g)", {}, BlockDiagCriterion),
+    ("y ~ x + (1 | g) + (1 | h)", {}, type(None)),
 ]
 
 
 @pytest.mark.parametrize("formula,kw,kind", CASES)
 def test_dense_criterion_equals_the_blocked_factor(formula, kw, kind):
-    d = _frame(n=1500, nf=200) if kind is ProfiledXCriterion else _frame()
+    d = (_frame(n=1500, nf=200) if kind is ProfiledXCriterion else
+         _frame(n=3000, ng=300, nf=2) if kind in (BlockDiagCriterion, type(None)) else _frame())
     m = mw.lmer(formula, d, **kw)
     P = m._problem
     assert type(P.dense()) is kind

@@ -30,6 +30,7 @@ from glmm_cases import CASES, TOL
 from printouts import printout_mismatches, r_data_name
 
 import mlm_wrap as mw
+from mlm_wrap.output.equation import equation_html
 from mlm_wrap.arm import display_text
 from mlm_wrap.models.summary import Summary
 from mlm_wrap.output.summary import (
@@ -155,7 +156,8 @@ def test_summary_ddf_is_for_lmer_only():
 def test_summary_html():
     _, m = fit_named("cbpp_binomial")
     h = mw.summary(m)._repr_html_()
-    assert h == summary_html(mw.summary(m))
+    # the printout, then the model's equation (mw.options.equation_in_summary)
+    assert h == summary_html(mw.summary(m)) + equation_html(mw.equation(m))
     assert ("<b>Generalized linear mixed model fit by maximum likelihood (Laplace Approximation) "
             "[glmerMod]</b>") in h
     assert " Family: binomial  ( logit )" in h and "<th>z value</th>" in h and "<th>Pr(&gt;|z|)</th>" in h
