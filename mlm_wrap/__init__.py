@@ -31,8 +31,10 @@ from mlm_wrap.toolbox.accessors import (df_residual, family, formula, getME, mod
 from mlm_wrap.toolbox.broom import augment, glance, tidy
 from mlm_wrap.toolbox.diagnostics import cooks_distance, hatvalues, influence
 from mlm_wrap.toolbox.emmeans import contrast, emmeans, pairs
+from mlm_wrap.toolbox.fit_many import fit_many
 from mlm_wrap.toolbox.lmlist import lmList, pooling_table
 from mlm_wrap.toolbox.performance import icc, r2
+from mlm_wrap.toolbox.power import PowerCurve, PowerSim, extend, power_curve, power_sim
 from mlm_wrap.toolbox.update import allFit, update
 from mlm_wrap.spec.plan import set_default_engine
 
@@ -50,6 +52,8 @@ __all__ = ["lmer", "glmer", "glmer_nb", "lmerControl", "LmerMod", "GlmerMod", "S
            "glance", "augment", "icc", "r2", "lmList", "pooling_table", "hatvalues",
            "cooks_distance", "influence", "getME", "model_matrix", "formula", "terms",
            "df_residual", "weights", "family",
+           # many refits: simr's power analysis, many models (parallel= as bootMer's)
+           "power_sim", "extend", "power_curve", "PowerSim", "PowerCurve", "fit_many",
            # teaching: the R script of a fit, the model's equation, display options
            "to_r", "equation", "options",
            # glmer's families (R's binomial(), poisson(), Gamma(), inverse.gaussian(), gaussian())

@@ -49,7 +49,8 @@ na_action = _delegate("na_action", "Labels of the rows dropped for missing value
 
 def confint(m, parm=None, level: float = 0.95, method: str = "Wald", **kwargs) -> pd.DataFrame:
     """Confidence intervals, as lme4's ``confint(m, parm, level, method)``:
-    ``method="Wald" | "profile" | "boot"`` (``nsim=``, ``seed=``, ``progress=`` for boot)."""
+    ``method="Wald" | "profile" | "boot"`` (``nsim=``, ``seed=`` for boot; ``parallel=``,
+    ``ncpus=``, ``cl=``, ``progress=`` for profile and boot, as :func:`bootMer`)."""
     if str(method).lower() == "wald":
         return m.confint(parm=parm, level=level, method="Wald", **kwargs)
     return RFrame(_confint(m, parm, level, method, **kwargs))

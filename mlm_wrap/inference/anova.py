@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats
 
 from mlm_wrap.engines.lmm import LmmProblem
-from mlm_wrap.engines.mixedlm import FitInfo, _gradient, _polish, fit_theta, make_problem
+from mlm_wrap.engines.mixedlm import FitInfo, _gradient, _polish, fit_theta
 from mlm_wrap.engines.optimize import _qn_minimize
 from mlm_wrap.errors import MixedModelMessage, ModelError
 from mlm_wrap.models.base import is_glmm
@@ -56,11 +56,12 @@ def refit_ml(m: LmerMod) -> LmerMod:
 
 
 def _new_problem(m: LmerMod, y: np.ndarray) -> LmmProblem:
-    """The model's problem for a new response (the same prior weights and offset)."""
+    """The model's problem for a new response (the same prior weights and offset): X, Z
+    and their cross-products shared with the fit's (:meth:`LmmProblem.with_response`)."""
     if is_glmm(m):
         raise NotImplementedError("refitting a glmer() fit to a new response (refit, bootMer, "
                                   "simulate-based inference) is not available yet")
-    return make_problem(replace(m.design, y=np.asarray(y, float)))
+    return m._problem.with_response(np.asarray(y, float))
 
 
 def _refit_theta(problem: LmmProblem, theta0: np.ndarray, REML: bool,

@@ -8,9 +8,9 @@ at the fit's theta with a small quasi-Newton run seeded with the fit's curvature
 from __future__ import annotations
 
 import math
-import sys
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -19,8 +19,9 @@ import pandas as pd
 from scipy import stats
 
 from mlm_wrap.engines.optimize import _fd_hessian
-from mlm_wrap.errors import ConvergenceWarning, ModelError
-from mlm_wrap.inference.anova import _new_problem, _refit_theta, refit
+from mlm_wrap.errors import ConvergenceWarning, ModelError, caught_warnings
+from mlm_wrap.inference.anova import _refit_theta, refit
+from mlm_wrap.inference.parallel import run_tasks, spawn_seeds
 from mlm_wrap.inference.params import _pct_labels, _sdcor, _which, varpar_names
 from mlm_wrap.models.base import is_glmm
 from mlm_wrap.models.glmer import refit_glmer
@@ -59,11 +60,16 @@ def _simulate_matrix(m: LmerMod, nsim: int, rng: np.random.Generator) -> np.ndar
     for a glmer fit, :func:`_simulate_glmm`."""
     if is_glmm(m):
         return _simulate_glmm(m, nsim, rng)
-    prob = m._problem
-    eta = prob.X @ m._sol.beta
-    re = _sim_re(prob, m.theta, nsim, rng)
+    return _simulate_lmm(m._problem, m._sol.beta, m.theta, m.sigma(), nsim, rng)
+
+
+def _simulate_lmm(prob, beta: np.ndarray, theta: np.ndarray, sigma: float, nsim: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """(n, nsim) LMM responses at the parameters (beta, theta, sigma) on a problem's design."""
+    eta = prob.X @ beta
+    re = _sim_re(prob, theta, nsim, rng)
     E = rng.standard_normal((nsim, prob.n)).T
-    return (eta[:, None] + m.sigma() * (re + E)) / prob.sw[:, None] + prob.offset[:, None]
+    return (eta[:, None] + sigma * (re + E)) / prob.sw[:, None] + prob.offset[:, None]
 
 
 def _simulate_glmm(m, nsim: int, rng: np.random.Generator) -> np.ndarray:
@@ -151,6 +157,9 @@ class BootMer:
     seconds: float
     seed: object = None
     messages: list[str] = field(default_factory=list)
+    fail_msgs: dict = field(default_factory=dict)  # R's attr(, "boot.fail.msgs"): message -> count
+    all_msgs: dict = field(default_factory=dict)  # R's attr(, "boot.all.msgs"): every message
+    entropy: object = None  # SeedSequence(entropy) repeats a seed=None run
 
     @property
     def seconds_per_refit(self) -> float:
@@ -187,38 +196,48 @@ def _norm_inter(t: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return out
 
 
-class _Progress:
-    """A one-line progress indicator on stderr (updated at most 4 times a second)."""
-
-    def __init__(self, total: int, label: str, on: bool):
-        self.total, self.label, self.on = total, label, on
-        self.t0 = self.last = time.perf_counter()
-
-    def update(self, i: int) -> None:
-        if not self.on:
-            return
-        now = time.perf_counter()
-        if now - self.last < 0.25 and i < self.total:
-            return
-        self.last = now
-        rate = (now - self.t0) / max(i, 1)
-        eta = rate * (self.total - i)
-        sys.stderr.write(f"\r{self.label}: {i}/{self.total} ({rate:.3f} s each, ~{eta:.0f} s left)  ")
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.on:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+def _boot_task(st: dict, item) -> tuple[np.ndarray | None, str | None, list[str]]:
+    """One bootstrap replicate (a worker's task): simulate with the task's own seed, refit,
+    the statistics; (row or None if the refit failed, the failure, the refit's warnings)."""
+    _, ss = item
+    rng = np.random.default_rng(ss)
+    with caught_warnings("always", record=True) as caught:
+        try:
+            if st["kind"] == "lmm":  # the compact state: the problem, no model frame
+                prob = st["prob"]
+                y = _simulate_lmm(prob, st["beta"], st["theta"], st["sigma"], 1, rng)[:, 0]
+                new = prob.with_response(y)
+                theta, _, _ = _refit_theta(new, st["theta"], st["REML"], st["H0"])
+                row = _boot_stat(prob.blocks, theta, new.solve(theta), st["REML"])
+            else:
+                m, FUN = st["model"], st["FUN"]
+                y = _simulate_matrix(m, 1, rng)[:, 0]
+                if st["glmm"]:  # lme4's refit: stage 2 from the fit's (theta, beta)
+                    g = refit_glmer(m, y, warn=False)
+                    row = _boot_stat_glmm(g) if FUN is None else FUN(g)
+                else:
+                    row = FUN(refit(m, y, _H0=st["H0"]))
+            row, err = np.asarray(row, float).ravel(), None
+        except Exception as e:  # a failed refit is an NA row, as in bootMer
+            row, err = None, f"{type(e).__name__}: {e}"
+    return row, err, [str(w.message) for w in caught]
 
 
 def bootMer(m: LmerMod, nsim: int = 500, seed=None, FUN: Callable[[LmerMod], Sequence[float]] | None = None,
-            progress: bool = True) -> BootMer:
-    """lme4's ``bootMer(m, FUN, nsim, use.u = FALSE, type = "parametric")``.
+            progress: bool = True, parallel: str = "no", ncpus: int | None = None, cl=None) -> BootMer:
+    """lme4's ``bootMer(m, FUN, nsim, use.u = FALSE, type = "parametric", parallel, ncpus)``.
 
     Without ``FUN`` the statistics are those of ``confint(method = "boot")``: the
     sds/correlations, sigma and fixed effects (names as the profile intervals).  With
     ``FUN``, each refit is a full :class:`LmerMod` passed to ``FUN``.
+
+    ``parallel = "no"`` (R's default), ``"multicore"`` / ``"snow"`` (``ncpus`` local
+    processes), ``"dask"`` or ``"ray"`` (``cl=``: a Dask Client or scheduler address, a
+    Ray address; by default the running one): see :mod:`mlm_wrap.inference.parallel`.
+    Replicate i simulates from the i-th child of ``SeedSequence(seed)``, so the result is
+    the same number for number on every back end and any number of workers.  Failed
+    refits are NA rows, counted (``nfail``, R's ``bootFail``) with their messages
+    (``fail_msgs``; every refit's warnings and errors in ``all_msgs``) and a warning, as R.
 
     A glmer fit is simulated by :func:`_simulate_glmm` and refitted as lme4's ``refit``
     (:func:`mlm_wrap.models.glmer.refit_glmer`: stage 2 from the fit's estimates); its
@@ -229,54 +248,52 @@ def bootMer(m: LmerMod, nsim: int = 500, seed=None, FUN: Callable[[LmerMod], Seq
     nsim = int(nsim)
     if nsim < 1:
         raise ValueError("nsim must be a positive integer")
-    rng = _rng(seed)
-    blocks = m._problem.blocks
+    seeds, entropy = spawn_seeds(seed, nsim)
     glmm = is_glmm(m)
     if FUN is None:
         names = _boot_names(m)
-        t0 = _boot_stat_glmm(m) if glmm else _boot_stat(blocks, m.theta, m._sol, m.REML)
+        t0 = _boot_stat_glmm(m) if glmm else _boot_stat(m._problem.blocks, m.theta, m._sol, m.REML)
     else:
         r0 = FUN(m)
         names = list(r0.index) if isinstance(r0, pd.Series) else [f"t{i + 1}" for i in range(len(np.atleast_1d(r0)))]
         t0 = np.asarray(r0, float).ravel()
-    out = np.full((nsim, len(t0)), np.nan)
     H0 = None if glmm else _criterion_hessian(m)
-    nfail, msgs = 0, []
-    bar = _Progress(nsim, "bootstrap", progress)
+    if FUN is None and not glmm:
+        state = {"kind": "lmm", "prob": m._problem, "theta": np.asarray(m.theta, float),
+                 "beta": np.asarray(m._sol.beta, float), "sigma": m.sigma(), "REML": m.REML,
+                 "H0": H0}
+    else:
+        state = {"kind": "model", "model": m, "FUN": FUN, "glmm": glmm, "H0": H0}
     start = time.perf_counter()
-    for i in range(nsim):
-        y = _simulate_matrix(m, 1, rng)[:, 0]
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                if glmm:  # lme4's refit: stage 2 from the fit's (theta, beta)
-                    g = refit_glmer(m, y, warn=False)
-                    out[i] = _boot_stat_glmm(g) if FUN is None else np.asarray(FUN(g), float).ravel()
-                elif FUN is None:
-                    prob = _new_problem(m, y)
-                    theta, _, _ = _refit_theta(prob, m.theta, m.REML, H0)
-                    out[i] = _boot_stat(blocks, theta, prob.solve(theta), m.REML)
-                else:
-                    out[i] = np.asarray(FUN(refit(m, y, _H0=H0)), float).ravel()
-        except Exception as e:  # a failed refit is an NA row, as in bootMer
-            nfail += 1
-            if len(msgs) < 5:
-                msgs.append(f"{type(e).__name__}: {e}")
-        bar.update(i + 1)
-    bar.done()
+    res = run_tasks(_boot_task, state, list(enumerate(seeds)), parallel=parallel, ncpus=ncpus,
+                    cl=cl, progress=progress, desc="bootstrap")
     secs = time.perf_counter() - start
+    out = np.full((nsim, len(t0)), np.nan)
+    fails: Counter = Counter()
+    every: Counter = Counter()
+    for i, (row, err, msgs) in enumerate(res):
+        every.update(msgs)
+        if err is None:
+            out[i] = row
+        else:
+            fails[err] += 1
+            every[err] += 1
+    nfail = sum(fails.values())
     if nfail:
-        warnings.warn(f"{nfail} of {nsim} bootstrap refits failed: {msgs[0]}", ConvergenceWarning,
-                      stacklevel=2)
+        warnings.warn(f"some bootstrap runs failed ({nfail}/{nsim}): {next(iter(fails))}",
+                      ConvergenceWarning, stacklevel=2)
     return BootMer(t0=pd.Series(t0, index=names), t=pd.DataFrame(out, columns=names),
-                   nfail=nfail, seconds=secs, seed=seed, messages=msgs)
+                   nfail=nfail, seconds=secs, seed=seed, messages=list(fails),
+                   fail_msgs=dict(fails), all_msgs=dict(every), entropy=entropy)
 
 
 def confint_boot(m: LmerMod, nsim: int = 500, level: float = 0.95, seed=None,
-                 progress: bool = True, parm=None) -> pd.DataFrame:
+                 progress: bool = True, parm=None, parallel: str = "no", ncpus: int | None = None,
+                 cl=None) -> pd.DataFrame:
     """``confint(m, method = "boot", boot.type = "perc")``: parametric-bootstrap
-    percentile intervals, rows named as :func:`confint_profile`'s."""
-    bb = bootMer(m, nsim=nsim, seed=seed, progress=progress)
+    percentile intervals, rows named as :func:`confint_profile`'s (``parallel=``,
+    ``ncpus=``, ``cl=`` as :func:`bootMer`)."""
+    bb = bootMer(m, nsim=nsim, seed=seed, progress=progress, parallel=parallel, ncpus=ncpus, cl=cl)
     if bb.t.isna().all().all():
         raise ModelError("*all* bootstrap runs failed!")
     ci = bb.confint(level)

@@ -33,6 +33,7 @@ from mlm_wrap.errors import ConvergenceWarning
 from mlm_wrap.inference.anova import refit_ml
 from mlm_wrap.inference.boot import confint_boot
 from mlm_wrap.inference.glmm_profile import confint_profile_glmm
+from mlm_wrap.inference.parallel import run_tasks
 from mlm_wrap.inference.params import (
     _diag_mask,
     _layout,
@@ -456,27 +457,34 @@ class _Profiler:
         return x
 
 
-def confint_profile(m: LmerMod, level: float = 0.95, parm=None) -> pd.DataFrame:
+def _profile_task(st: dict, w: int) -> list[float]:
+    """Both limits of parameter ``w`` (a worker's task: the two searches share their
+    points, so a parameter is never split between workers)."""
+    prof, zq = st["prof"], st["zq"]
+    if prof._kind(w) == "cor" and np.isnan(prof.estimate(w)):
+        return [np.nan, np.nan]  # the correlation of a zero-variance term
+    return [prof.limit(w, -zq), prof.limit(w, zq)]
+
+
+def confint_profile(m: LmerMod, level: float = 0.95, parm=None, parallel: str = "no",
+                    ncpus: int | None = None, cl=None, progress: bool = True) -> pd.DataFrame:
     """Profile-likelihood intervals, as ``confint(m, method = "profile", oldNames = FALSE)``.
 
     Rows: ``sd_<col>|<group>``, ``cor_<col2>.<col1>|<group>``, ``sigma``, then the fixed
     effects (``parm`` selects rows by name, or ``"theta_"`` / ``"beta_"``).  A limit the
     profile does not reach inside the parameter space is the boundary (0 for an sd,
-    +-1 for a correlation), as in R."""
+    +-1 for a correlation), as in R.  One task per parameter on the ``parallel=`` back end
+    (:mod:`mlm_wrap.inference.parallel`; the same limits on every back end)."""
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, not {level}")
     if is_glmm(m):  # glmer fits: the stage-2 deviance, no sigma (lme4's profile of a GLMM)
-        return confint_profile_glmm(m, level=level, parm=parm)
+        return confint_profile_glmm(m, level=level, parm=parm, parallel=parallel, ncpus=ncpus,
+                                    cl=cl, progress=progress)
     prof = _Profiler(m)
     idx = _which(prof.names, prof.nv, parm)
     zq = float(stats.norm.ppf(1 - (1 - level) / 2))
-    rows = []
-    for w in idx:
-        kind = prof._kind(w)
-        if kind == "cor" and np.isnan(prof.estimate(w)):
-            rows.append([np.nan, np.nan])  # the correlation of a zero-variance term
-            continue
-        rows.append([prof.limit(w, -zq), prof.limit(w, zq)])
+    rows = run_tasks(_profile_task, {"prof": prof, "zq": zq}, list(idx), parallel=parallel,
+                     ncpus=ncpus, cl=cl, progress=progress, desc="profile")
     return pd.DataFrame(rows, index=[prof.names[w] for w in idx], columns=_pct_labels(level))
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from mlm_wrap.engines.optimize import AVAILABLE
 from mlm_wrap.errors import DataError, caught_warnings
+from mlm_wrap.inference.parallel import run_tasks
 from mlm_wrap.models.glmer import glmer
 from mlm_wrap.models.lmer import lmer, lmerControl
 from mlm_wrap.rformat.objects import RFrame, RList, RSeries
@@ -184,37 +185,50 @@ def _sdcor(m) -> RSeries:
     return RSeries(vals, index=names)
 
 
-def allFit(m, optimizers=None, data: pd.DataFrame | None = None) -> AllFitSummary:
+def _allfit_task(st: dict, opt: str) -> dict:
+    """One optimizer's refit (a worker's task)."""
+    from mlm_wrap.toolbox.accessors import getME
+    m, data = st["model"], st["data"]
+    t0 = time.perf_counter()
+    with caught_warnings("always", record=True) as w:
+        try:
+            fit = update(m, data=data, control=lmerControl(optimizer=opt))
+        except Exception as e:  # noqa: BLE001  (allFit records each optimizer's failure)
+            return {"ok": False, "msgs": [f"{type(e).__name__}: {e}"]}
+    return {"ok": True, "msgs": [str(x.message) for x in w] or None,
+            "time": time.perf_counter() - t0, "fixef": fit.fixef(), "llik": float(fit.logLik()),
+            "sdcor": _sdcor(fit), "theta": getME(fit, "theta"),
+            "feval": getattr(fit.optinfo, "feval", np.nan)}  # not recorded by the engines: NaN
+
+
+def allFit(m, optimizers=None, data: pd.DataFrame | None = None, parallel: str = "no",
+           ncpus: int | None = None, cl=None, progress: bool = True) -> AllFitSummary:
     """lme4's ``summary(allFit(m))`` over mlm_wrap's optimizers (``AVAILABLE``: nloptwrap,
     bobyqa, Nelder_Mead; rows named as allFit names them): a dict-like summary with
     ``which.OK``, ``msgs``, ``fixef`` (a table, optimizers by coefficients), ``llik``,
-    ``sdcor``, ``theta``, ``times``, ``feval``.  An lmer model only."""
+    ``sdcor``, ``theta``, ``times``, ``feval``.  An lmer model only.  The refits run on the
+    ``parallel=`` back end (lme4's ``allFit(parallel=, ncpus=)``; see ``bootMer``)."""
     if hasattr(m, "family_object"):
         raise NotImplementedError("allFit() for glmer fits is not available yet (glmer takes "
                                   "no control= optimizer here)")
-    from mlm_wrap.toolbox.accessors import getME
     names = list(optimizers or ("bobyqa", "Nelder_Mead", "nloptwrap"))
+    todo = [opt for opt in names if opt in AVAILABLE]
+    res = dict(zip(todo, run_tasks(_allfit_task, {"model": m, "data": data}, todo,
+                                   parallel=parallel, ncpus=ncpus, cl=cl, progress=progress,
+                                   desc="allFit")))
     ok, msgs, fx, ll, sdc, th, times, fev = {}, {}, [], {}, [], [], {}, {}
     for opt in names:
         label = ALLFIT_NAMES.get(opt, opt)
-        if opt not in AVAILABLE:
-            ok[label], msgs[label] = False, [f"optimizer {opt!r} is not available"]
+        r = res.get(opt, {"ok": False, "msgs": [f"optimizer {opt!r} is not available"]})
+        ok[label], msgs[label] = r["ok"], r["msgs"]
+        if not r["ok"]:
             continue
-        t0 = time.perf_counter()
-        with caught_warnings("always", record=True) as w:
-            try:
-                fit = update(m, data=data, control=lmerControl(optimizer=opt))
-            except Exception as e:  # noqa: BLE001  (allFit records each optimizer's failure)
-                ok[label], msgs[label] = False, [f"{type(e).__name__}: {e}"]
-                continue
-        times[label] = time.perf_counter() - t0
-        ok[label] = True
-        msgs[label] = [str(x.message) for x in w] or None
-        fx.append(fit.fixef().rename(label))
-        ll[label] = float(fit.logLik())
-        sdc.append(_sdcor(fit).rename(label))
-        th.append(getME(fit, "theta").rename(label))
-        fev[label] = getattr(fit.optinfo, "feval", np.nan)  # not recorded by the engines: NaN
+        times[label] = r["time"]
+        fx.append(r["fixef"].rename(label))
+        ll[label] = r["llik"]
+        sdc.append(r["sdcor"].rename(label))
+        th.append(r["theta"].rename(label))
+        fev[label] = r["feval"]
     out = AllFitSummary()
     out["which.OK"] = RSeries(ok, dtype=bool)
     out["msgs"] = msgs

@@ -276,7 +276,8 @@ def test_bootstrap_covers_the_estimates_and_is_reproducible():
 def test_bootmer_progress_on_stderr(capsys):
     _, _, m = fitted("dyestuff")
     bb = bootMer(m, nsim=3, seed=1, progress=True)
-    assert "bootstrap: 3/3" in capsys.readouterr().err
+    err = capsys.readouterr().err  # tqdm's bar
+    assert "bootstrap" in err and "3/3" in err
     bootMer(m, nsim=2, seed=1, progress=False)
     assert capsys.readouterr().err == ""
     assert bb.t.shape == (3, 3) and list(bb.t.columns) == ["sd_(Intercept)|Batch", "sigma", "(Intercept)"]
