@@ -111,6 +111,20 @@ def test_ctrl_c_stops_and_returns_nothing(sleep):
     assert done == [0, 1]
 
 
+def _interrupt_at_5(state, i):
+    if i == 5:
+        raise KeyboardInterrupt
+    return i
+
+
+def test_ctrl_c_in_a_worker_stops_the_pool():
+    with pytest.raises(KeyboardInterrupt):
+        run_tasks(_interrupt_at_5, None, range(100), parallel="multicore", ncpus=2, progress=False)
+    # the pool was shut down and comes back for the next job
+    assert run_tasks(_interrupt_at_5, None, range(5), parallel="multicore", ncpus=2,
+                     progress=False) == [0, 1, 2, 3, 4]
+
+
 def test_backend_names_and_errors(sleep):
     with pytest.raises(ValueError, match="parallel must be one of"):
         mw.bootMer(sleep, 2, parallel="threads")
