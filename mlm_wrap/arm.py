@@ -10,7 +10,7 @@ import numpy as np
 from scipy import stats
 
 from mlm_wrap.models.base import is_glmm
-from mlm_wrap.output.deparse import deparse_lines, model_call
+from mlm_wrap.output.deparse import deparse_lines, family_call, model_call
 from mlm_wrap.output.varcorr import vc_rows
 from mlm_wrap.rformat import format1, format_num, print_matrix, r_round
 from mlm_wrap.rformat.layout import named_vector_text
@@ -86,9 +86,27 @@ def _error_terms(vc: "VarCorr", digits: int) -> tuple[list[str], list[list[str]]
     return colnames, [[c[i] for c in cols] for i in range(len(sds))]
 
 
+def _display_call(m: "LmerMod") -> str:
+    """``m@call``.  A negative binomial fit: lme4's ``glmer.nb`` stores
+    ``lme4::glmer(formula =, data =, ..., family = MASS::negative.binomial(theta = th))``
+    (theta to R's 15 significant digits); ``glmer(family = negative_binomial(th))`` is
+    shown as ``negative.binomial(theta = th)``."""
+    call = model_call(m)
+    theta = getattr(getattr(m, "family_object", None), "theta", None)
+    if not is_glmm(m) or theta is None:
+        return call
+    fam = f"family = {family_call(m.family, m.link)}"
+    args = call[call.index("(") + 1:-1].replace(", " + fam, "")
+    link = "" if m.link == "log" else f', link = "{m.link}"'
+    if hasattr(m, "nb_evals"):  # glmer_nb()
+        return (f"lme4::glmer({args}, family = MASS::negative.binomial(theta = "
+                f"{float(theta):.15g}{link}))")
+    return f"glmer({args}, family = negative.binomial(theta = {float(theta):.15g}{link}))"
+
+
 def display_text(m: "LmerMod", digits: int = 2, detail: bool = False) -> str:
     """The text arm's ``display(m)`` prints."""
-    out = ["\n".join(deparse_lines(model_call(m))) + "\n"]
+    out = ["\n".join(deparse_lines(_display_call(m))) + "\n"]
     fe, se = m.fixef(), m.se_fixef()
     p = len(fe)
     if p > 0:

@@ -80,7 +80,7 @@ def _ran_pars_rows(m) -> list[tuple[str, str, float]]:
                     with np.errstate(invalid="ignore", divide="ignore"):
                         r = S[i, j] / (sd[i] * sd[j])
                     rows.append((g, f"cor__{cn[j]}.{cn[i]}", float(r)))
-    if not is_glmm(m):
+    if not is_glmm(m) or m.family_object.has_scale:  # Gamma, inverse.gaussian, gaussian(link)
         rows.append(("Residual", "sd__Observation", float(m.sigma())))
     return rows
 

@@ -9,7 +9,10 @@ The variance components are insight's (``get_variance``, insight 0.19 / performa
 * residual (distribution-specific): ``sigma^2`` for lmer; binomial ``pi^2/3`` (logit),
   ``1`` (probit), ``pi^2/6`` (cloglog); Poisson with log link ``log1p(1/mu)`` where
   ``mu = exp(intercept)`` of the null model (same random part, fixed part ``~ 1``, refitted),
-  sqrt link ``0.25``.  Observation-level random effects are not treated separately.
+  sqrt link ``0.25``; negative binomial (log link) ``log1p(v / mu^2)`` with
+  ``v = mu (1 + mu / theta)`` (insight warns, as here, when ``mu < 6``); Gamma (inverse,
+  identity, log) and Gaussian with a link ``sigma^2``; inverse Gaussian ``sigma`` (insight's
+  fallback, not squared).  Observation-level random effects are not treated separately.
 
 ``ICC_adjusted = random / (random + residual)``,
 ``ICC_unadjusted = random / (fixed + random + residual)``,
@@ -18,6 +21,7 @@ The variance components are insight's (``get_variance``, insight 0.19 / performa
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -67,15 +71,26 @@ def _var_distribution(m) -> float:
     if not is_glmm(m):
         return m.sigma() ** 2
     fam, link = m.family, m.link
+    theta = getattr(m.family_object, "theta", None)  # glmer_nb / negative_binomial(theta)
     if fam == "binomial":
         table = {"logit": math.pi ** 2 / 3, "probit": 1.0, "cloglog": math.pi ** 2 / 6}
-    elif fam == "poisson":
+    elif fam == "poisson" or theta is not None:
         if link == "sqrt":
             return 0.25
         if link == "log":
             mu = math.exp(_null_intercept(m))
-            return math.log1p(mu / mu ** 2)
+            if mu < 6:  # insight's .variance_distributional
+                warnings.warn(f"mu of {mu:.1f} is too close to zero, estimate of random effect "
+                              "variances may be unreliable.", UserWarning, stacklevel=4)
+            v = mu if theta is None else mu * (1.0 + mu / float(theta))
+            return math.log1p(v / mu ** 2)
         table = {}
+    elif fam == "Gamma" and link in ("inverse", "identity", "log"):
+        return m.sigma() ** 2  # family(x)$variance(sigma)
+    elif fam == "gaussian" and link in ("log", "inverse"):
+        return m.sigma() ** 2  # insight counts any gaussian fit as linear
+    elif fam == "inverse.gaussian":
+        return m.sigma()  # insight's fallback: sigma itself, not squared
     else:
         table = {}
     if link not in table:
