@@ -169,3 +169,11 @@ def test_confint_boot_takes_parallel(sleep):
     a = mw.confint(sleep, method="boot", nsim=10, seed=3, progress=False)
     b = mw.confint(sleep, method="boot", nsim=10, seed=3, progress=False, parallel="snow", ncpus=2)
     pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_glmer_bootstrap_agrees_on_workers():
+    g = mw.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", data=load("cbpp"),
+                 family="binomial")
+    a = mw.bootMer(g, 6, seed=8, progress=False)
+    b = mw.bootMer(g, 6, seed=8, progress=False, parallel="multicore", ncpus=2)
+    assert np.array_equal(a.t.to_numpy(), b.t.to_numpy(), equal_nan=True)
