@@ -154,7 +154,11 @@ def _re_formula(exprs: tuple[str, ...]) -> str:
 
 def _nested(inner: np.ndarray, outer: np.ndarray) -> bool:
     """Every level of ``inner`` occurs within exactly one level of ``outer``."""
-    pairs = np.unique(np.column_stack([inner, outer]), axis=0)
+    inner, outer = np.asarray(inner, np.int64), np.asarray(outer, np.int64)
+    if not len(inner):
+        return True
+    # one integer per (inner, outer) pair: a 1-d unique (a 2-d unique(axis=0) sorts rows, 0.1 s at 1e5)
+    pairs = np.unique(inner * (int(outer.max()) + 1) + outer)
     return len(pairs) == len(np.unique(inner))
 
 
