@@ -42,9 +42,9 @@ class Crossprods:
     n: int
 
 
-#: largest augmented system ``q + p + 1`` solved densely: one random-effects term (the
-#: blocked factor is then block-diagonal and cheap) and several terms (benchmarks/bench_dense.py)
-DENSE_MAX_ONE_TERM = 120
+#: largest augmented system ``q + p + 1`` solved densely: one random-effects term (beyond it
+#: the batched block-diagonal form is cheaper) and several terms (benchmarks/bench_dense.py)
+DENSE_MAX_ONE_TERM = 64
 DENSE_MAX = 200
 LOG2PI = np.log(2.0 * np.pi)
 
@@ -185,7 +185,7 @@ def use_profiled_x(q: int, p: int, nterms: int = 2) -> bool:
     per evaluation beat the blocked factor's ``p^3 / 3 + p^2 q`` (benchmarks/bench_dense.py)."""
     if p < 20 or q == 0:
         return False
-    return use_dense(q, 0, nterms) or q ** 3 < p ** 3 + 3 * p * p * q
+    return q + 1 <= DENSE_MAX or q ** 3 < p ** 3 + 3 * p * p * q
 
 
 class ProfiledXCriterion(DenseCriterion):
