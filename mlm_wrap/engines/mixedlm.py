@@ -313,9 +313,10 @@ def fit_theta(plan: Plan, design: Design, problem: LmmProblem | None = None,
         th2, c2 = _polish(problem, theta_start(problem.blocks), plan.REML, near_optimum=False)
         if c2 < crit:
             theta, crit = th2, c2
-    g = _gradient(problem, theta, plan.REML)
-    max_grad = float(np.max(np.abs(g))) if len(g) else 0.0
+    # convergence judged as lme4 judges it, whichever optimiser ran (checkConv)
+    ok, max_grad = check_conv(lambda th: problem.objective(th, plan.REML), theta, crit,
+                              problem.lower, CONV_TOL)
     polished = smc is None or (smc - crit) > 1e-6
     return FitInfo(engine=plan.engine, criterion=float(crit), theta=np.asarray(theta),
                    polished=bool(polished), max_grad=max_grad,
-                   converged=max_grad < 2e-3, seconds=time.perf_counter() - t0, **info_kw)
+                   converged=ok, seconds=time.perf_counter() - t0, **info_kw)
