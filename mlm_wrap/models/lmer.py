@@ -44,7 +44,9 @@ class LmerMod:
         self.REML = plan.REML
         self.formula = design.parsed.formula
         self.data_name = data_name
-        self._sol: Solution = problem.solve(info.theta, full=True)
+        # conditional variances (full=True) are computed on first use: for InstEval they cost
+        # 0.45 s of a 3.5 s fit that most scripts never ask for
+        self._sol: Solution = problem.solve(info.theta)
 
     # -- pickling (models/persist.py): caches dropped, the version checked on loading ------
     def __getstate__(self) -> dict:
@@ -140,6 +142,9 @@ class LmerMod:
     def condvar(self) -> list[np.ndarray]:
         """Per term, (levels, p, p) conditional covariances (lme4's ``condVar``)."""
         s2 = self.sigma() ** 2
+        if "condvar_rel" not in self._sol.extras:
+            self._sol.extras["condvar_rel"] = \
+                self._problem.solve(self._sol.theta, full=True).extras["condvar_rel"]
         return [s2 * c for c in self._sol.extras["condvar_rel"]]
 
     def se_ranef(self) -> RList:
