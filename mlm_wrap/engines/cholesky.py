@@ -222,9 +222,9 @@ def unit_crossprods(terms: ReTerms, Z: sp.csc_matrix) -> CrossProducts:
 
 
 def _column_pair_triples(Zc: sp.csc_matrix, q2: int, budget: int):
-    """For each column j of Z2'Z1 and each pair (a <= b) of its non-zeros: the flat index
-    a*q2+b, the product z_aj z_bj and j (one triangle: :func:`factor` mirrors the sum).
-    None when there would be more than ``budget``."""
+    """For each column j of Z2'Z1 and each pair (a >= b) of its non-zeros: the flat index
+    a*q2+b, the product z_aj z_bj and j (the lower triangle, all the Cholesky factor of
+    :func:`factor` reads).  None when there would be more than ``budget``."""
     indptr, indices, data = Zc.indptr, Zc.indices, Zc.data
     m = np.diff(indptr)
     if int(np.sum(m.astype(np.int64) ** 2)) > budget:
@@ -234,7 +234,7 @@ def _column_pair_triples(Zc: sp.csc_matrix, q2: int, budget: int):
         cj = np.flatnonzero(m == mm)
         idx = indptr[cj][:, None] + np.arange(mm)[None, :]
         R, V = indices[idx].astype(np.int64), data[idx]
-        up = (R[:, :, None] <= R[:, None, :])  # one triangle: P is mirrored in factor()
+        up = (R[:, :, None] >= R[:, None, :])  # the lower triangle: all the Cholesky reads
         pairs.append((R[:, :, None] * q2 + R[:, None, :])[up])
         prods.append((V[:, :, None] * V[:, None, :])[up])
         cols.append(np.broadcast_to(cj[:, None, None], up.shape)[up])
@@ -258,14 +258,14 @@ def factor(terms: ReTerms, Ts: list[np.ndarray], xp: CrossProducts) -> Chol:
         c = T1[0, 0] * L11inv[:, 0, 0]
         pair, prod, col = xp.triples
         P = np.bincount(pair, weights=prod * (c * c)[col], minlength=q2 * q2).reshape(q2, q2)
-        P += P.T  # the triples hold one triangle (a <= b); the diagonal is now doubled
-        P[np.diag_indices(q2)] *= 0.5
+        # P holds the lower triangle only (a >= b): S's upper triangle is never read
         lam2 = _rest_diagonal(terms, Ts)
         if lam2 is not None:  # scalar terms: Lam2 is diagonal, S = D (Z2'Z2 - P) D in place
             S = np.subtract(xp.Z2tZ2, P, out=P)
             S *= lam2[:, None]
             S *= lam2[None, :]
-        else:
+        else:  # vector terms mix entries across the diagonal: P made whole first
+            P += np.tril(P, -1).T
             S = terms.rest_t(Ts, terms.rest_t(Ts, xp.Z2tZ2 - P).T)
         S[np.diag_indices(q2)] += 1.0
         return Chol(L11, L11inv, _L21Op(terms, Ts, xp.Z2tZ1, c), chol(S))

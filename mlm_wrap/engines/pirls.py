@@ -429,7 +429,7 @@ class GlmmProblem(ReTerms):
             cj = np.flatnonzero(m == mm)
             P = indptr[cj][:, None] + np.arange(mm)[None, :]
             R = r[P]
-            up = R[:, :, None] <= R[:, None, :]  # one triangle, as cholesky's triples
+            up = R[:, :, None] >= R[:, None, :]  # the lower triangle, as cholesky's triples
             shape = (len(cj), mm, mm)
             pair.append((R[:, :, None] * q2 + R[:, None, :])[up])
             pa.append(np.broadcast_to(P[:, :, None], shape)[up])
