@@ -103,6 +103,9 @@ class LmmProblem(ReTerms):
         X, Z, their cross-products, the factor's pattern and the dense system are shared;
         only the response's products are recomputed."""
         new = copy.copy(self)
+        if self.xp is not None:  # its own evaluation buffer (engines/cholesky.CrossProducts)
+            new.xp = copy.copy(self.xp)
+            new.xp.__dict__.pop("_work", None)
         new.y = (np.asarray(y, float) - self.offset) * self.sw
         new.Xty = self.X.T @ new.y
         new.yty = float(new.y @ new.y)
