@@ -23,6 +23,7 @@ microseconds for sleepstudy, against 200 for the blocked path.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,7 +153,7 @@ class DenseCriterion:
         q = self.q
         B = self.buf
         B[:q] = self._lambda_top(theta, self.M[:q])
-        B[self._diag_q, self._diag_q] += 1.0
+        B.ravel()[:q * (self.size + 1):self.size + 1] += 1.0  # B's diagonal as a strided view
         B[q:, q:] = self.M[q:, q:]
         # B's upper triangle is O's; B.T is Fortran-ordered with that triangle as its lower one
         R, info = lapack.dpotrf(B.T, lower=1, clean=0, overwrite_a=1)
@@ -164,19 +165,22 @@ class DenseCriterion:
         """lme4's REML criterion (``REML``) or ML deviance at ``theta`` (inf where the
         system is not positive definite)."""
         d = self.factor_diag(theta)
-        if d is None or not np.all(d[:-1] > 0):
+        if d is None:
             return np.inf
         q, p, n = self.q, self.p, self.n
-        logd = np.log(d[:-1])
-        logdet_L = 2.0 * float(np.sum(logd[:q]))
+        dd = d[:-1]
+        if not dd.min() > 0:
+            return np.inf
+        logd = np.log(dd)
+        logdet_L = 2.0 * float(logd[:q].sum())
         pwrss = float(d[-1] * d[-1])
         if REML:
             nmp = n - p
-            val = logdet_L + 2.0 * float(np.sum(logd[q:])) + nmp * (1.0 + LOG2PI + np.log(pwrss / nmp))
+            val = logdet_L + 2.0 * float(logd[q:].sum()) + nmp * (1.0 + LOG2PI + math.log(pwrss / nmp))
         else:
-            val = logdet_L + n * (1.0 + LOG2PI + np.log(pwrss / n))
+            val = logdet_L + n * (1.0 + LOG2PI + math.log(pwrss / n))
         val -= self.ldW
-        return float(val) if np.isfinite(val) else np.inf
+        return float(val) if math.isfinite(val) else np.inf
 
 
 def use_profiled_x(q: int, p: int, nterms: int = 2) -> bool:
@@ -334,17 +338,19 @@ class BlockDiagCriterion:
         if info != 0:
             return np.inf
         d = np.diagonal(R)
-        if not np.all(d[:-1] > 0):
+        if not d[:-1].min(initial=np.inf) > 0:
             return np.inf
         n, p = self.n, self.p
         pwrss = float(d[-1] * d[-1])
+        if not pwrss > 0:
+            return np.inf
         if REML:
-            val = logdet_L + 2.0 * float(np.sum(np.log(d[:-1]))) + \
-                (n - p) * (1.0 + LOG2PI + np.log(pwrss / (n - p)))
+            val = logdet_L + 2.0 * float(np.log(d[:-1]).sum()) + \
+                (n - p) * (1.0 + LOG2PI + math.log(pwrss / (n - p)))
         else:
-            val = logdet_L + n * (1.0 + LOG2PI + np.log(pwrss / n))
+            val = logdet_L + n * (1.0 + LOG2PI + math.log(pwrss / n))
         val -= self.ldW
-        return float(val) if np.isfinite(val) else np.inf
+        return float(val) if math.isfinite(val) else np.inf
 
 
 def _small_chol_solve(A: np.ndarray, B: np.ndarray):
@@ -358,10 +364,10 @@ def _small_chol_solve(A: np.ndarray, B: np.ndarray):
     rows = []
     for j in range(k):
         d = A[:, j, j] - sum(L[j][i] * L[j][i] for i in range(j))
-        if not np.all(d > 0):
+        if not d.min() > 0:
             return None, 0.0
         L[j][j] = np.sqrt(d)
-        logdet += float(np.sum(np.log(d)))
+        logdet += float(np.log(d).sum())
         for r in range(j + 1, k):
             L[r][j] = (A[:, r, j] - sum(L[r][i] * L[j][i] for i in range(j))) / L[j][j]
         row = B[:, j, :] - sum(L[j][i][:, None] * rows[i] for i in range(j))
