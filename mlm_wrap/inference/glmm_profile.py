@@ -17,26 +17,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
 from mlm_wrap.engines.glmm import _Devfun, _newton
 from mlm_wrap.engines.pirls import deriv12
 from mlm_wrap.errors import ModelError
-from mlm_wrap.inference.parallel import run_tasks
 from mlm_wrap.inference.params import (
     _diag_mask,
-    _pct_labels,
     _phi_from_theta,
     _theta_from_phi,
-    _which,
     varpar_names,
 )
 
-__all__ = ["confint_profile_glmm"]
+__all__ = ["GlmmProfiler", "glmm_profile_task"]
 
 
-class _GlmmProfiler:
+class GlmmProfiler:
     def __init__(self, m):
         if m.family_object.has_scale:
             raise ModelError("can't (yet) profile GLMMs with non-fixed scale parameters")
@@ -141,18 +136,6 @@ class _GlmmProfiler:
         return float(hi)
 
 
-def _profile_task(st: dict, w: int) -> list[float]:
+def glmm_profile_task(st: dict, w: int) -> list[float]:
+    """Both limits of parameter ``w`` of a glmer profile (a worker's task)."""
     return [st["prof"].limit(w, -st["zq"]), st["prof"].limit(w, st["zq"])]
-
-
-def confint_profile_glmm(m, level: float = 0.95, parm=None, parallel: str = "no",
-                         ncpus: int | None = None, cl=None, progress: bool = True) -> pd.DataFrame:
-    """``confint(profile(m, signames = FALSE), level)`` for a glmer fit: rows
-    ``sd_<col>|<group>`` (``cor_...``), then the fixed effects; one task per parameter
-    on the ``parallel=`` back end."""
-    prof = _GlmmProfiler(m)
-    idx = _which(prof.names, prof.nv, parm)
-    zq = float(stats.norm.ppf(1 - (1 - level) / 2))
-    rows = run_tasks(_profile_task, {"prof": prof, "zq": zq}, list(idx), parallel=parallel,
-                     ncpus=ncpus, cl=cl, progress=progress, desc="profile")
-    return pd.DataFrame(rows, index=[prof.names[w] for w in idx], columns=_pct_labels(level))

@@ -32,7 +32,7 @@ from mlm_wrap.engines.optimize import _qn_minimize
 from mlm_wrap.errors import ConvergenceWarning
 from mlm_wrap.inference.anova import refit_ml
 from mlm_wrap.inference.boot import confint_boot
-from mlm_wrap.inference.glmm_profile import confint_profile_glmm
+from mlm_wrap.inference.glmm_profile import GlmmProfiler, glmm_profile_task
 from mlm_wrap.inference.parallel import run_tasks
 from mlm_wrap.inference.params import (
     _diag_mask,
@@ -478,12 +478,12 @@ def confint_profile(m: LmerMod, level: float = 0.95, parm=None, parallel: str = 
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, not {level}")
     if is_glmm(m):  # glmer fits: the stage-2 deviance, no sigma (lme4's profile of a GLMM)
-        return confint_profile_glmm(m, level=level, parm=parm, parallel=parallel, ncpus=ncpus,
-                                    cl=cl, progress=progress)
-    prof = _Profiler(m)
+        prof, task = GlmmProfiler(m), glmm_profile_task
+    else:
+        prof, task = _Profiler(m), _profile_task
     idx = _which(prof.names, prof.nv, parm)
     zq = float(stats.norm.ppf(1 - (1 - level) / 2))
-    rows = run_tasks(_profile_task, {"prof": prof, "zq": zq}, list(idx), parallel=parallel,
+    rows = run_tasks(task, {"prof": prof, "zq": zq}, list(idx), parallel=parallel,
                      ncpus=ncpus, cl=cl, progress=progress, desc="profile")
     return pd.DataFrame(rows, index=[prof.names[w] for w in idx], columns=_pct_labels(level))
 
