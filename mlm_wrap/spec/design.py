@@ -542,14 +542,20 @@ class FormulaMatrix:
         ``model.matrix``): (X, kept rows, offset)."""
         ev = Evaluator(newdata, state=self.state, predicting=True, where="newdata")
         vals = {i: ev.eval(n) for i, n in enumerate(self.tinfo.nodes) if i != self.tinfo.response}
-        bad = np.zeros(len(newdata), dtype=bool)
-        for v in vals.values():
-            if len(v) == len(newdata):
-                bad |= v.na()
-        rows = np.flatnonzero(~bad)
-        vals = {i: (v.take(rows) if len(v) == len(newdata) else v) for i, v in vals.items()}
+        rows, vals = _complete_rows(vals, len(newdata))
         X, _, _, _ = model_matrix(self.tinfo, vals, len(rows), codings=self.codings)
         return X, rows, _offsets(self.tinfo, vals, len(rows))
+
+
+def _complete_rows(vals: dict[int, RValue], n: int) -> tuple[np.ndarray, dict[int, RValue]]:
+    """R's ``na.omit`` on a model frame of ``n`` rows: the rows where no variable is
+    missing, and the variables cut to them (length-1 values kept whole)."""
+    bad = np.zeros(n, dtype=bool)
+    for v in vals.values():
+        if len(v) == n:
+            bad |= v.na()
+    rows = np.flatnonzero(~bad)
+    return rows, {i: (v.take(rows) if len(v) == n else v) for i, v in vals.items()}
 
 
 def _offsets(tinfo: TermsInfo, vals: dict[int, RValue], n: int) -> np.ndarray | None:
@@ -576,12 +582,7 @@ def formula_matrix(rhs: str, data: pd.DataFrame, contrasts: dict[str, str] | Non
     tinfo = r_terms(node, where, resp)
     ev = Evaluator(data, where=where)
     vals = {i: ev.eval(n) for i, n in enumerate(tinfo.nodes)}
-    bad = np.zeros(len(data), dtype=bool)
-    for v in vals.values():
-        if len(v) == len(data):
-            bad |= v.na()
-    rows = np.flatnonzero(~bad)
-    vals = {i: (v.take(rows) if len(v) == len(data) else v) for i, v in vals.items()}
+    rows, vals = _complete_rows(vals, len(data))
     if drop_unused_levels:
         vals = {i: drop_unused(v) for i, v in vals.items()}
     X, names, _, codings = model_matrix(tinfo, vals, len(rows), contrasts)
