@@ -50,6 +50,21 @@ DENSE_MAX = 200
 LOG2PI = np.log(2.0 * np.pi)
 
 
+def profiled_criterion(logdet_L: float, logdet_RX: float, pwrss: float, n: int, p: int,
+                       REML: bool, ldW: float = 0.0) -> float:
+    """lme4's profiled REML criterion or ML deviance (Bates et al. 2015, eqs. 34 and 41) from
+    ``log|L|^2``, ``log|RX|^2`` (REML only), the penalised residual sum of squares and
+    ``sum(log w)``; inf where undefined.  Every criterion of the engines ends here."""
+    if not pwrss > 0:
+        return np.inf
+    if REML:
+        val = logdet_L + logdet_RX + (n - p) * (1.0 + LOG2PI + math.log(pwrss / (n - p)))
+    else:
+        val = logdet_L + n * (1.0 + LOG2PI + math.log(pwrss / n))
+    val -= ldW
+    return float(val) if math.isfinite(val) else np.inf
+
+
 def use_dense(q: int, p: int, nterms: int = 2) -> bool:
     """Whether the dense augmented factor is the cheaper way to evaluate the criterion."""
     return 0 < q and q + p + 1 <= (DENSE_MAX_ONE_TERM if nterms == 1 else DENSE_MAX)
@@ -78,7 +93,6 @@ class DenseCriterion:
         self.terms = terms
         self.size = self.q + self.p + 1
         self.buf = np.empty((self.size, self.size))  # C order: its transpose is Fortran order
-        self._diag_q = np.arange(self.q)
         self._set_slices(terms)
 
     def _set_slices(self, terms: list[tuple[int, int, int]]) -> None:
@@ -172,18 +186,12 @@ class DenseCriterion:
         if not dd.min() > 0:
             return np.inf
         logd = np.log(dd)
-        logdet_L = 2.0 * float(logd[:q].sum())
-        pwrss = float(d[-1] * d[-1])
-        if REML:
-            nmp = n - p
-            val = logdet_L + 2.0 * float(logd[q:].sum()) + nmp * (1.0 + LOG2PI + math.log(pwrss / nmp))
-        else:
-            val = logdet_L + n * (1.0 + LOG2PI + math.log(pwrss / n))
-        val -= self.ldW
-        return float(val) if math.isfinite(val) else np.inf
+        logdet_RX = 2.0 * float(logd[q:].sum()) if REML else 0.0
+        return profiled_criterion(2.0 * float(logd[:q].sum()), logdet_RX, float(d[-1] * d[-1]),
+                                  n, p, REML, self.ldW)
 
 
-def use_profiled_x(q: int, p: int, nterms: int = 2) -> bool:
+def use_profiled_x(q: int, p: int) -> bool:
     """Many fixed-effect columns: eliminating X once leaves a dense system of size q + 1;
     it pays from about 20 columns where that system is small, and wherever ``q^3 / 3`` flops
     per evaluation beat the blocked factor's ``p^3 / 3 + p^2 q`` (benchmarks/bench_dense.py)."""
@@ -243,18 +251,14 @@ class ProfiledXCriterion(DenseCriterion):
         if d is None or not np.all(d[:-1] > 0) or d[-1] <= 0:
             return np.inf
         q, p, n = self.q, self.p, self.n
-        logdet_P = 2.0 * float(np.sum(np.log(d[:q])))
         pwrss = float(d[-1] * d[-1])
-        if REML:
-            nmp = n - p
-            val = logdet_P + self.logdet_XtX + nmp * (1.0 + LOG2PI + np.log(pwrss / nmp))
-        else:
-            ld = self._logdet_ml(theta)
-            if ld is None:
-                return np.inf
-            val = ld + n * (1.0 + LOG2PI + np.log(pwrss / n))
-        val -= self.ldW
-        return float(val) if np.isfinite(val) else np.inf
+        if REML:  # log|L|^2 + log|RX|^2 = log det(Lambda'Z'PZ Lambda + I) + log det X'X
+            return profiled_criterion(2.0 * float(np.sum(np.log(d[:q]))), self.logdet_XtX,
+                                      pwrss, n, p, True, self.ldW)
+        ld = self._logdet_ml(theta)
+        if ld is None:
+            return np.inf
+        return profiled_criterion(ld, 0.0, pwrss, n, p, False, self.ldW)
 
     def _logdet_ml(self, theta: np.ndarray) -> float | None:
         """log det(Lambda'Z'Z Lambda + I)."""
@@ -340,17 +344,9 @@ class BlockDiagCriterion:
         d = np.diagonal(R)
         if not d[:-1].min(initial=np.inf) > 0:
             return np.inf
-        n, p = self.n, self.p
-        pwrss = float(d[-1] * d[-1])
-        if not pwrss > 0:
-            return np.inf
-        if REML:
-            val = logdet_L + 2.0 * float(np.log(d[:-1]).sum()) + \
-                (n - p) * (1.0 + LOG2PI + math.log(pwrss / (n - p)))
-        else:
-            val = logdet_L + n * (1.0 + LOG2PI + math.log(pwrss / n))
-        val -= self.ldW
-        return float(val) if math.isfinite(val) else np.inf
+        logdet_RX = 2.0 * float(np.log(d[:-1]).sum()) if REML else 0.0
+        return profiled_criterion(logdet_L, logdet_RX, float(d[-1] * d[-1]), self.n, self.p,
+                                  REML, self.ldW)
 
 
 def _small_chol_solve(A: np.ndarray, B: np.ndarray):

@@ -42,10 +42,10 @@ from mlm_wrap.engines.dense import (
     DenseCriterion,
     ProfiledXCriterion,
     use_dense,
+    profiled_criterion,
     use_profiled_x,
 )
 
-LOG2PI = np.log(2.0 * np.pi)
 
 
 @dataclass
@@ -146,9 +146,9 @@ class LmmProblem(ReTerms):
         fitted = work / self.sw + self.offset
         pwrss = float(resid @ resid + u @ u)
         logdet_L = L.logdet()
-        dev_ml = logdet_L + n * (1.0 + LOG2PI + np.log(pwrss / n)) - self.ldW
+        dev_ml = profiled_criterion(logdet_L, 0.0, pwrss, n, p, False, self.ldW)
         nmp = n - p
-        reml = logdet_L + logdet_RX + nmp * (1.0 + LOG2PI + np.log(pwrss / nmp)) - self.ldW
+        reml = profiled_criterion(logdet_L, logdet_RX, pwrss, n, p, True, self.ldW)
         sol = Solution(theta=theta, beta=beta, u=u, b=b, pwrss=pwrss, logdet_L=logdet_L,
                        logdet_RX=logdet_RX, RXtRX=RXtRX, sigma2_ml=pwrss / n,
                        sigma2_reml=pwrss / nmp, deviance_ml=float(dev_ml),
@@ -166,7 +166,7 @@ class LmmProblem(ReTerms):
             self._dense = None
             k = len(self.blocks)
             kind = (None if not k else
-                    ProfiledXCriterion if use_profiled_x(self.q, self.p, k) else
+                    ProfiledXCriterion if use_profiled_x(self.q, self.p) else
                     DenseCriterion if use_dense(self.q, self.p, k) else None)
             if kind is not None:
                 xp = Crossprods(np.asarray((self.Z.T @ self.Z).toarray()), self.ZtX, self.Zty,
@@ -208,12 +208,7 @@ class LmmProblem(ReTerms):
             cb = sla.solve_triangular(RX, self.Xty - RZX.T @ cu, lower=True, check_finite=False)
             pw -= float(cb @ cb)
             logdet_RX = 2.0 * float(np.sum(np.log(np.diag(RX))))
-        if not pw > 0:
-            return np.inf
-        n, p = self.n, self.p
-        if REML:
-            return logdet_L + logdet_RX + (n - p) * (1.0 + LOG2PI + np.log(pw / (n - p))) - self.ldW
-        return logdet_L + n * (1.0 + LOG2PI + np.log(pw / n)) - self.ldW
+        return profiled_criterion(logdet_L, logdet_RX, pw, self.n, self.p, REML, self.ldW)
 
 
 __all__ = ["LmmProblem", "ReBlock", "Solution", "split_theta", "theta_lower", "theta_start"]

@@ -62,7 +62,7 @@ def test_dense_criterion_equals_the_blocked_factor(formula, kw, kind):
 def test_cost_model_uses_sizes_only():
     assert use_dense(36, 2, 1) and not use_dense(150, 2, 1) and use_dense(150, 2, 2)
     assert not use_dense(200, 2, 2) and not use_dense(0, 3)
-    assert use_profiled_x(200, 2000) and use_profiled_x(100, 50, 1)
+    assert use_profiled_x(200, 2000) and use_profiled_x(100, 50)
     assert not use_profiled_x(1000, 5) and not use_profiled_x(36, 2)
 
 
