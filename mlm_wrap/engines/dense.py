@@ -47,6 +47,8 @@ class Crossprods:
 #: the batched block-diagonal form is cheaper) and several terms (benchmarks/bench_dense.py)
 DENSE_MAX_ONE_TERM = 64
 DENSE_MAX = 200
+#: largest stack of per-level outer products BlockDiagCriterion keeps (doubles, ~32 MB)
+OUTER_MAX = 4_000_000
 LOG2PI = np.log(2.0 * np.pi)
 
 
@@ -307,6 +309,11 @@ class BlockDiagCriterion:
         j, i = np.triu_indices(p1)
         self._ij = (i, j)
         self._eye = np.eye(p1)
+        self._iu = np.triu_indices(self.p + 1)
+        k = {1: 1, 2: 3}.get(p1, 0)
+        self._outer = k and nlevels * k * len(self._iu[0]) <= OUTER_MAX
+        if self._outer:
+            self._P = self._level_outers(W)
 
     def with_response(self, y: np.ndarray, Xty: np.ndarray, yty: float) -> "BlockDiagCriterion":
         """The same system for a new (working) response."""
@@ -318,9 +325,50 @@ class BlockDiagCriterion:
         new.S = self.S.copy()
         new.S[:self.p, -1] = new.S[-1, :self.p] = Xty
         new.S[-1, -1] = yty
+        if self._outer:
+            new._P = new._level_outers(new.W)
         return new
 
+    def _level_outers(self, W: np.ndarray) -> np.ndarray:
+        """The upper triangles of each level's ``w_a w_b' (+ w_b w_a')`` (``w_a``: row a of
+        ``[Z_l'X  Z_l'y]``), stacked (terms x levels, entries) for :meth:`_outer_form`."""
+        i, j = self._iu
+        w1 = W[:, 0, :]
+        if self.p1 == 1:
+            return w1[:, i] * w1[:, j]
+        w2 = W[:, 1, :]
+        return np.concatenate([w1[:, i] * w1[:, j], w1[:, i] * w2[:, j] + w2[:, i] * w1[:, j],
+                               w2[:, i] * w2[:, j]])
+
+    def _outer_form(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
+        """``sum_l C_l'C_l`` (upper triangle) and ``log|A|`` without a Cholesky per level,
+        for terms of one or two columns: ``C_l'C_l = W_l' K_l W_l`` with
+        ``K_l = T A_l^-1 T' = T adj(A_l) T' / |A_l|``, so the sum is K's entries (a few
+        vector operations over the levels) times the precomputed outer products, one
+        matrix-vector product.  ``A_l = T'G_l T + I`` is formed directly (no inverse of T:
+        valid on the boundary too)."""
+        G = self.G
+        if self.p1 == 1:
+            t2 = float(theta[0]) ** 2
+            a = t2 * G[:, 0, 0] + 1.0
+            return (t2 / a) @ self._P, float(np.log(a).sum())
+        t0, t1, t2 = (float(v) for v in theta)  # T = [[t0, 0], [t1, t2]]
+        g11, g12, g22 = G[:, 0, 0], G[:, 0, 1], G[:, 1, 1]
+        a11 = (t0 * t0) * g11 + (2.0 * t0 * t1) * g12 + (t1 * t1) * g22 + 1.0
+        a12 = (t2 * t0) * g12 + (t2 * t1) * g22
+        a22 = (t2 * t2) * g22 + 1.0
+        det = a11 * a22 - a12 * a12
+        c = t1 * a22 - t2 * a12
+        coef = np.concatenate([(t0 * t0) * a22, t0 * c, t1 * c - t2 * (t1 * a12 - t2 * a11)])
+        coef /= np.tile(det, 3)
+        return coef @ self._P, float(np.log(det).sum())
+
     def criterion(self, theta: np.ndarray, REML: bool) -> float:
+        if self._outer:
+            v, logdet_L = self._outer_form(theta)
+            R = self.S.copy()
+            R[self._iu] -= v
+            return self._finish(R, logdet_L, REML)
         T = np.zeros((self.p1, self.p1))
         T[self._ij] = theta
         A = np.matmul(np.matmul(T.T, self.G), T)
@@ -337,7 +385,11 @@ class BlockDiagCriterion:
                 return np.inf
             logdet_L = 2.0 * float(np.sum(np.log(np.diagonal(Lc, axis1=1, axis2=2))))
             C2 = np.linalg.solve(Lc, B).reshape(-1, self.p + 1)
-        R2 = self.S - C2.T @ C2
+        return self._finish(self.S - C2.T @ C2, logdet_L, REML)
+
+    def _finish(self, R2: np.ndarray, logdet_L: float, REML: bool) -> float:
+        """The criterion from ``[[X'X, X'y], [y'X, y'y]] - sum_l C_l'C_l`` (upper triangle
+        read): its Cholesky gives ``log|RX|^2`` and the pwrss."""
         R, info = lapack.dpotrf(R2, lower=0, clean=0, overwrite_a=1)
         if info != 0:
             return np.inf

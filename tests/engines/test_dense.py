@@ -2,6 +2,7 @@
 theta, REML and ML, with weights and offsets, and for a new response."""
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import numpy as np
@@ -57,6 +58,27 @@ def test_dense_criterion_equals_the_blocked_factor(formula, kw, kind):
     for REML in (True, False):
         assert P.with_response(y2).objective(m.theta, REML) == pytest.approx(
             fresh.solve(m.theta).reml_crit if REML else fresh.solve(m.theta).deviance_ml, rel=1e-12)
+
+
+@pytest.mark.parametrize("formula", ["y ~ x + (x | g)", "y ~ x + (1 | g)"])
+def test_block_diag_outer_form_equals_the_per_level_cholesky(formula):
+    """One- and two-column terms take K_l = T adj(A_l) T' / |A_l| times precomputed outer
+    products; it equals the per-level Cholesky form, on the boundary (T singular) too."""
+    m = mw.lmer(formula, _frame(n=3000, ng=300, nf=2), weights="w")
+    d = m._problem.dense()
+    assert isinstance(d, BlockDiagCriterion) and d._outer
+    general = copy.copy(d)
+    general._outer = False
+    k = len(m.theta)
+    thetas = [m.theta, np.zeros(k), np.full(k, 1e-9), np.full(k, 30.0)]
+    if k == 3:
+        thetas += [np.array([0.0, 0.7, 0.4]), np.array([0.8, -0.5, 0.0]), np.array([1e-7, -2.0, 1e-7])]
+    y2 = np.random.default_rng(1).normal(size=d.n)
+    for crit, ref in ((d, general), (d.with_response(y2, general.Xy[:, :-1].T @ y2, float(y2 @ y2)),
+                                     general.with_response(y2, general.Xy[:, :-1].T @ y2, float(y2 @ y2)))):
+        for th in thetas:
+            for REML in (True, False):
+                assert crit.criterion(th, REML) == pytest.approx(ref.criterion(th, REML), rel=1e-12, abs=1e-9)
 
 
 def test_cost_model_uses_sizes_only():
