@@ -211,11 +211,18 @@ def level_gram(b: ReBlock, xx: np.ndarray | None = None, w: np.ndarray | None = 
 
 def unit_crossprods(terms: ReTerms, Z: sp.csc_matrix) -> CrossProducts:
     """``Z'Z`` (unit weights) once, with the L21 mode of least measured cost."""
-    b1, q1, q2 = terms.blocks[0], terms.q1, terms.q2
+    q1 = terms.q1
     rest = Z[:, q1:]
-    Z2tZ1 = (rest.T @ Z[:, :q1]).tocsr()
-    Z2tZ2 = (rest.T @ rest).tocsr()
-    xp = CrossProducts(level_gram(b1), Z2tZ1, Z2tZ2, "sparse")
+    return crossprods_from_blocks(terms, level_gram(terms.blocks[0]),
+                                  (rest.T @ Z[:, :q1]).tocsr(), (rest.T @ rest).tocsr())
+
+
+def crossprods_from_blocks(terms: ReTerms, G11: np.ndarray, Z2tZ1: sp.csr_matrix,
+                           Z2tZ2: sp.csr_matrix) -> CrossProducts:
+    """:func:`unit_crossprods` from ``Z'Z``'s blocks already formed (the out-of-core fit,
+    :mod:`mlm_wrap.engines.crossprod`, accumulates them chunk by chunk)."""
+    b1, q1, q2 = terms.blocks[0], terms.q1, terms.q2
+    xp = CrossProducts(G11, Z2tZ1, Z2tZ2, "sparse")
     if q2 and q2 * q2 <= DENSE_LIMIT:
         xp.Z2tZ2 = Z2tZ2.toarray()
         # the scatter costs ~TRIPLE_COST flops of BLAS per product: triples only where cheaper
