@@ -19,9 +19,10 @@ That keeps a single-factor model with 10,000 groups cheap, and crossed designs e
 
 * ``"dense"``: BLAS on a dense ``L21`` (PIRLS always; the LMM while ``q2 x q1`` is small);
 * ``"sparse"``: sparse products, ``L21`` keeping ``Z2'Z1``'s sparsity (large LMMs);
-* ``"triples"``: scalar first term and unit weights: ``L21 L21' = Lam2' Z2'Z1 diag(c^2)
-  Z1'Z2 Lam2`` is linear in ``c^2``, a ``bincount`` over precomputed products of each
-  column's pairs of non-zeros; chosen where that is cheaper than BLAS (``TRIPLE_COST``).
+* ``"triples"``: scalar first term: ``L21 L21' = Lam2' Z2'Z1 diag(c^2) Z1'Z2 Lam2`` is
+  linear in ``c^2``, a sum over precomputed products of each column's pairs of non-zeros
+  (the LMM: one sparse product on the Schur block's fixed pattern, :mod:`.schur`; PIRLS: a
+  ``bincount``); chosen where that is cheaper than BLAS (``TRIPLE_COST``, ``PATTERN_GAIN``).
 
 The LMM picks its mode once from the sizes (:func:`unit_crossprods`); PIRLS, whose ``Z'WZ``
 changes with the weights, passes dense cross-products (``GlmmProblem.crossprods``).
@@ -35,10 +36,13 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from mlm_wrap.engines.schur import LowerPattern, chol_lower_inplace, lower_pattern, scalar_schur
+
 DENSE_LIMIT = 20_000_000  # entries of the off-diagonal block kept dense (160 MB)
 TRIPLE_LIMIT = 30_000_000  # precomputed pair products kept for the "triples" mode
 TRIPLE_COST = 50  # a gathered-and-scattered product costs about this many BLAS flops
 # (measured, one thread: 9M products 46 ms vs a 500x1000 dense syrk, 250M flops, 22 ms)
+PATTERN_GAIN = 2  # the LMM's products through schur.LowerPattern cost 1/PATTERN_GAIN of that
 
 
 # ------------------------------------------------------------------------------ theta
@@ -182,9 +186,8 @@ class CrossProducts:
     Z2tZ1: np.ndarray | sp.csr_matrix | None  # (q2, q1): dense in "dense" mode, else sparse
     Z2tZ2: np.ndarray | sp.csr_matrix | None  # (q2, q2): sparse in "sparse" mode, else dense
     mode: str = "dense"
-    triples: tuple | None = None  # "triples" mode: see _column_pair_triples
-    pos: np.ndarray | None = None  # "triples" (LMM): the flat positions they fill ...
-    inv: np.ndarray | None = None  # ... and each triple's position among them
+    triples: tuple | None = None  # "triples" (PIRLS): (flat a*q2+b, z_aj z_bj, j) per pair
+    lower: LowerPattern | None = None  # "triples" (LMM): the Schur block's fixed pattern
 
     def workspace(self) -> np.ndarray:
         """A q2 x q2 buffer reused by every evaluation of this problem (not thread-shared)."""
@@ -211,7 +214,10 @@ def level_gram(b: ReBlock, xx: np.ndarray | None = None, w: np.ndarray | None = 
 
 def unit_crossprods(terms: ReTerms, Z: sp.csc_matrix) -> CrossProducts:
     """``Z'Z`` (unit weights) once, with the L21 mode of least measured cost."""
-    q1 = terms.q1
+    q1, q2 = terms.q1, terms.q2
+    if not q2:  # one term: no products of 1e6-row sparse matrices that are all empty
+        return crossprods_from_blocks(terms, level_gram(terms.blocks[0]),
+                                      sp.csr_matrix((0, q1)), sp.csr_matrix((0, 0)))
     rest = Z[:, q1:]
     return crossprods_from_blocks(terms, level_gram(terms.blocks[0]),
                                   (rest.T @ Z[:, :q1]).tocsr(), (rest.T @ rest).tocsr())
@@ -226,14 +232,16 @@ def crossprods_from_blocks(terms: ReTerms, G11: np.ndarray, Z2tZ1: sp.csr_matrix
     if q2 and q2 * q2 <= DENSE_LIMIT:
         xp.Z2tZ2 = Z2tZ2.toarray()
         # the scatter costs ~TRIPLE_COST flops of BLAS per product: triples only where cheaper
-        budget = TRIPLE_LIMIT if not TRIPLE_COST else min(TRIPLE_LIMIT, q2 * q2 * q1 // TRIPLE_COST)
-        trip = _column_pair_triples(Z2tZ1.tocsc(), q2, budget) if b1.p == 1 else None
-        if trip is not None:
-            xp.mode, xp.triples = "triples", trip
-            # the positions the triples fill, once: each evaluation then sums into them and
-            # works in one preallocated q2 x q2 buffer (fresh 2 MB arrays per evaluation cost
-            # more in page faults than in arithmetic: crossed 1000 x 500, 0.15 -> 0.07 s)
-            xp.pos, xp.inv = np.unique(trip[0], return_inverse=True)
+        budget = TRIPLE_LIMIT if not TRIPLE_COST else \
+            min(TRIPLE_LIMIT, q2 * q2 * q1 * PATTERN_GAIN // TRIPLE_COST)
+        Zc = Z2tZ1.tocsc()
+        nz = np.diff(Zc.indptr).astype(np.int64)
+        if b1.p == 1 and int(np.sum(nz * nz)) <= budget:
+            # the Schur block's fixed lower pattern, once: each evaluation is one sparse
+            # matrix-vector product over its pair products and a scatter into one
+            # preallocated q2 x q2 buffer (engines/schur.py)
+            xp.mode = "triples"
+            xp.lower = lower_pattern(Zc, xp.Z2tZ2, [b.q for b in terms.blocks[1:]])
         elif q2 * q1 <= DENSE_LIMIT:
             xp.mode, xp.Z2tZ1 = "dense", Z2tZ1.toarray()
         else:
@@ -241,32 +249,11 @@ def crossprods_from_blocks(terms: ReTerms, G11: np.ndarray, Z2tZ1: sp.csr_matrix
     return xp
 
 
-def _column_pair_triples(Zc: sp.csc_matrix, q2: int, budget: int):
-    """For each column j of Z2'Z1 and each pair (a >= b) of its non-zeros: the flat index
-    a*q2+b, the product z_aj z_bj and j (the lower triangle, all the Cholesky factor of
-    :func:`factor` reads).  None when there would be more than ``budget``."""
-    indptr, indices, data = Zc.indptr, Zc.indices, Zc.data
-    m = np.diff(indptr)
-    if int(np.sum(m.astype(np.int64) ** 2)) > budget:
-        return None
-    pairs, prods, cols = [], [], []
-    for mm in np.unique(m[m > 0]):
-        cj = np.flatnonzero(m == mm)
-        idx = indptr[cj][:, None] + np.arange(mm)[None, :]
-        R, V = indices[idx].astype(np.int64), data[idx]
-        up = (R[:, :, None] >= R[:, None, :])  # the lower triangle: all the Cholesky reads
-        pairs.append((R[:, :, None] * q2 + R[:, None, :])[up])
-        prods.append((V[:, :, None] * V[:, None, :])[up])
-        cols.append(np.broadcast_to(cj[:, None, None], up.shape)[up])
-    if not pairs:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
-    return np.concatenate(pairs), np.concatenate(prods), np.concatenate(cols)
-
-
 # ------------------------------------------------------------------------------ the factor
-def factor(terms: ReTerms, Ts: list[np.ndarray], xp: CrossProducts) -> Chol:
+def factor(terms: ReTerms, Ts: list[np.ndarray], xp: CrossProducts, reuse: bool = False) -> Chol:
     """Blocked Cholesky factor of ``A = Lambda'Z'WZ Lambda + I``; raises LinAlgError when A
-    is not positive definite."""
+    is not positive definite.  ``reuse``: the factor may live in ``xp``'s buffer (valid until
+    the next evaluation of the problem: the criterion's hot path, which keeps nothing)."""
     b1, T1 = terms.blocks[0], Ts[0]
     l1, p1, q1, q2 = b1.nlevels, b1.p, terms.q1, terms.q2
     A11 = np.matmul(np.matmul(T1.T, xp.G11), T1)
@@ -276,28 +263,30 @@ def factor(terms: ReTerms, Ts: list[np.ndarray], xp: CrossProducts) -> Chol:
         return Chol(L11, L11inv, None, None)
     if xp.mode == "triples":  # L21 = Lam2' Z2'Z1 diag(c)
         c = T1[0, 0] * L11inv[:, 0, 0]
-        pair, prod, col = xp.triples
-        w = prod * (c * c)[col]
         lam2 = _rest_diagonal(terms, Ts)
-        if lam2 is not None and xp.pos is not None:
-            # scalar terms: Lam2 is diagonal; S = D (Z2'Z2 - P) D in the problem's buffer, P's
-            # lower triangle summed into its fixed positions (S's upper triangle is never read)
-            S = xp.workspace()
-            np.copyto(S, xp.Z2tZ2)
-            S.ravel()[xp.pos] -= np.bincount(xp.inv, weights=w, minlength=len(xp.pos))
+        pat = xp.lower
+        L21 = _L21Op(terms, Ts, xp.Z2tZ1, c)
+        if pat is not None and lam2 is not None:
+            # scalar terms: S's lower triangle at its fixed pattern, factored in place
+            # (reuse: in the problem's buffer, which the next evaluation overwrites)
+            S = scalar_schur(pat, c * c, np.array([T[0, 0] for T in Ts[1:]]),
+                             xp.workspace() if reuse else np.empty((q2, q2)))
+            return Chol(L11, L11inv, L21, chol_lower_inplace(S, clean=False))
+        if pat is not None:
+            P = np.zeros((q2, q2))
+            P.ravel()[pat.pos] = pat.pmat @ (c * c)
+        else:  # PIRLS: triples of this working weight's Z2'WZ1
+            pair, prod, col = xp.triples
+            P = np.bincount(pair, weights=prod * (c * c)[col], minlength=q2 * q2).reshape(q2, q2)
+        P += np.tril(P, -1).T  # the lower triangle made whole: Lam2 mixes across it
+        if lam2 is not None:
+            S = np.subtract(xp.Z2tZ2, P, out=P)
             S *= lam2[:, None]
             S *= lam2[None, :]
         else:
-            P = np.bincount(pair, weights=w, minlength=q2 * q2).reshape(q2, q2)
-            P += np.tril(P, -1).T  # the lower triangle made whole: Lam2 mixes across it
-            if lam2 is not None:
-                S = np.subtract(xp.Z2tZ2, P, out=P)
-                S *= lam2[:, None]
-                S *= lam2[None, :]
-            else:
-                S = terms.rest_t(Ts, terms.rest_t(Ts, xp.Z2tZ2 - P).T)
+            S = terms.rest_t(Ts, terms.rest_t(Ts, xp.Z2tZ2 - P).T)
         S[np.diag_indices(q2)] += 1.0
-        return Chol(L11, L11inv, _L21Op(terms, Ts, xp.Z2tZ1, c), chol(S))
+        return Chol(L11, L11inv, L21, chol(S))
     if xp.mode == "dense":
         A21 = terms.rest_t(Ts, np.matmul(xp.Z2tZ1.reshape(q2, l1, p1), T1).reshape(q2, q1))
         # L21 = A21 L11^-T, level by level, stored column-major (L21' C-contiguous)

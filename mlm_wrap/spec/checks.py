@@ -48,7 +48,11 @@ def check_magnitude(values: np.ndarray, names: list[str], what: str) -> None:
     V = np.asarray(values, float).reshape(len(values), -1)
     if not V.size:
         return
-    amax = np.max(np.abs(V), axis=0) * np.sqrt(len(V))
+    if V.shape[1] < 8:  # a column at a time: numpy's axis-0 reduction of a narrow C-order
+        amax = np.array([max(c.max(), -c.min()) for c in V.T])  # array is 50x slower
+    else:
+        amax = np.maximum(V.max(axis=0), -V.min(axis=0))
+    amax = amax * np.sqrt(len(V))
     for j, a in enumerate(amax):
         if not np.isfinite(a) or a > _HUGE or 0.0 < a < _TINY:
             big = not (0.0 < a < _TINY)

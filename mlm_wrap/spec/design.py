@@ -179,7 +179,10 @@ def group_factor(values: list[RValue], term: RandomTerm) -> GroupFactor:
     for g in facs[1:]:
         keys = [k + (lv,) for k in keys for lv in g.levels]
         f = _cross(f, g)
-    used = np.unique(f.codes[f.codes >= 0])
+    present = np.bincount(f.codes[f.codes >= 0], minlength=len(f.levels)) > 0
+    if present.all():
+        return GroupFactor(term.group, list(f.levels), f.codes, keys)
+    used = np.flatnonzero(present)
     remap = np.full(len(f.levels), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     codes = np.where(f.codes >= 0, remap[np.maximum(f.codes, 0)], -1)
@@ -213,12 +216,14 @@ def drop_rank_deficient(X: np.ndarray, names: list[str], tol: float = 1e-7) -> l
     if X.shape[1] == 0:
         return []
     X = np.asarray(X, float)
+    # wide or long designs: X'X's Cholesky factor proves full rank without the O(n p^2) QR
+    # (not proven, e.g. when X'X overflows or a column is near-dependent: the QR decides)
+    if (X.shape[1] >= 50 or X.shape[0] >= 10_000) and surely_full_rank(X):
+        return list(range(X.shape[1]))
     amax = np.max(np.abs(X), axis=0) if X.shape[0] else np.zeros(X.shape[1])
     # scale each column by a power of 2 (exact, and the test is per column) so that
     # norms and the QR neither overflow (1e300) nor underflow
     X = np.ldexp(X, -np.frexp(np.where(amax > 0, amax, 1.0))[1])
-    if X.shape[1] >= 50 and surely_full_rank(X):  # wide designs: skip the O(n p^2) QR
-        return list(range(X.shape[1]))
     norms = np.linalg.norm(X, axis=0)
     R = np.linalg.qr(X, mode="r")
     d = np.zeros(X.shape[1])

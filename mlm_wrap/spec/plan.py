@@ -206,7 +206,7 @@ def _mixedlm_plan(design: Design, REML: bool, engine: str) -> Plan:
         # prefer the factor that carries vector terms, then the coarsest
         def rank(g):
             pmax = max(t.Xt.shape[1] for t in terms if t.name == g)
-            return (-pmax, len(np.unique(codes[g])))
+            return (-pmax, max(t.factor.nlevels for t in terms if t.name == g))
         g = sorted(candidates, key=rank)[0]
         re_terms = tuple(i for i, t in enumerate(terms) if t.name == g)
         vc_terms = tuple(i for i, t in enumerate(terms) if t.name != g)

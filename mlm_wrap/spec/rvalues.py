@@ -58,19 +58,45 @@ class Lgl:
         return Lgl(self.values[rows])
 
 
-@dataclass
 class Chr:
-    """A character vector (object array of str; None is NA)."""
+    """A character vector (object array of str; None is NA).  Built from a data column it
+    keeps the column's factorisation instead (``codes`` into the sorted distinct strings,
+    -1 for NA, as pandas' Arrow dictionary encoding gives it) and makes the strings only
+    when asked: ``factor()`` of a million-row string column then costs one encoding pass."""
 
-    values: np.ndarray
+    def __init__(self, values: np.ndarray | None = None, *, codes: np.ndarray | None = None,
+                 uniques: np.ndarray | None = None):
+        self._values, self._codes, self._uniques = values, codes, uniques
+
+    @property
+    def values(self) -> np.ndarray:
+        if self._values is None:
+            lv = np.empty(len(self._uniques) + 1, dtype=object)
+            lv[:-1] = self._uniques
+            self._values = lv[self._codes]  # code -1 takes the last entry, None
+        return self._values
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self._codes) if self._values is None else len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Chr({self.values!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Chr) and np.array_equal(self.values, other.values)
 
     def na(self) -> np.ndarray:
+        if self._codes is not None:
+            return self._codes < 0
         return pd.isna(self.values).astype(bool)
 
+    def encoded(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(codes, sorted distinct strings)`` where the vector was built encoded."""
+        return None if self._codes is None else (self._codes, self._uniques)
+
     def take(self, rows: np.ndarray) -> "Chr":
+        if self._codes is not None:
+            return Chr(codes=self._codes[rows], uniques=self._uniques)
         return Chr(self.values[rows])
 
 
@@ -163,6 +189,10 @@ def from_column(s: pd.Series, name: str) -> RValue:
         if present and all(isinstance(v, (bool, np.bool_)) for v in present):  # logical with NA
             return Lgl(np.array([float(v) if isinstance(v, (bool, np.bool_)) else np.nan
                                  for v in s.tolist()], dtype=float))
+    if isinstance(dt, pd.StringDtype):  # pandas' str / string[pyarrow]: encode, keep codes
+        cat = s.astype("category")  # Arrow's dictionary encoding; categories sorted as sort()
+        return Chr(codes=np.asarray(cat.cat.codes, dtype=np.int64),
+                   uniques=np.asarray(cat.cat.categories, dtype=object))
     if pd.api.types.is_string_dtype(dt) or dt == object:
         if pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):  # the common case, fast
             vals = s.to_numpy(dtype=object, na_value=None)
@@ -182,6 +212,15 @@ def as_factor(v: RValue, what: str = "value") -> Fct:
     if isinstance(v, Fct):
         return v
     if isinstance(v, Chr):
+        enc = v.encoded()
+        if enc is not None:  # sorted distinct strings already: drop those no row uses
+            codes, uniques = enc
+            used = np.bincount(codes[codes >= 0], minlength=len(uniques)) > 0
+            if used.all():
+                return Fct(codes, [str(u) for u in uniques])
+            remap = np.cumsum(used) - 1
+            return Fct(np.where(codes >= 0, remap[codes], -1),
+                       [str(u) for u in uniques[used]])
         na = v.na()
         codes = np.full(len(v), -1, dtype=np.int64)
         found, uniques = pd.factorize(v.values[~na], sort=True)  # sorted as R's sort() in C
