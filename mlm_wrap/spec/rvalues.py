@@ -190,9 +190,9 @@ def from_column(s: pd.Series, name: str) -> RValue:
             return Lgl(np.array([float(v) if isinstance(v, (bool, np.bool_)) else np.nan
                                  for v in s.tolist()], dtype=float))
     if isinstance(dt, pd.StringDtype):  # pandas' str / string[pyarrow]: encode, keep codes
-        cat = s.astype("category")  # Arrow's dictionary encoding; categories sorted as sort()
-        return Chr(codes=np.asarray(cat.cat.codes, dtype=np.int64),
-                   uniques=np.asarray(cat.cat.categories, dtype=object))
+        codes, uniques = pd.factorize(s, sort=True)  # Arrow's dictionary encoding, sorted
+        return Chr(codes=np.asarray(codes, dtype=np.int64),
+                   uniques=np.asarray(uniques, dtype=object))
     if pd.api.types.is_string_dtype(dt) or dt == object:
         if pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):  # the common case, fast
             vals = s.to_numpy(dtype=object, na_value=None)
