@@ -13,7 +13,8 @@ from mlm_wrap.api import (AIC, BIC, REMLcrit, VarCorr, coef, confint, deviance, 
                           residuals, se_fixef, se_ranef, sigma, summary, vcov)
 from mlm_wrap.arm import display, extract_dic, se_coef
 from mlm_wrap.errors import (ConvergenceWarning, DataError, FormulaError, MixedModelMessage,
-                             ModelError, SingularFitWarning, UnknownColumnError)
+                             ModelError, OutOfCoreError, SingularFitWarning,
+                             UnknownColumnError)
 from mlm_wrap.inference.anova import anova, refit
 from mlm_wrap.inference.boot import bootMer, simulate
 from mlm_wrap.inference.ranova import ranova
@@ -22,6 +23,7 @@ from mlm_wrap.models.families import Gamma, binomial, gaussian, inverse_gaussian
 from mlm_wrap.models.glmer_nb import glmer_nb
 from mlm_wrap.models.glmer import GlmerMod, glmer
 from mlm_wrap.models.lmer import LmerMod, lmer, lmerControl
+from mlm_wrap.models import outofcore as _outofcore  # registers lmer(data=<dask | parquet>)
 from mlm_wrap.models.summary import Summary
 from mlm_wrap.output.equation import equation, options
 from mlm_wrap.output.to_r import to_r
@@ -45,7 +47,7 @@ __all__ = ["lmer", "glmer", "glmer_nb", "lmerControl", "LmerMod", "GlmerMod", "S
            "logLik", "AIC", "BIC", "REMLcrit", "deviance", "nobs", "na_action", "ngrps",
            "isSingular", "fitted", "residuals", "resid", "predict", "confint", "summary",
            "display", "extract_dic", "anova", "bootMer", "refit", "simulate", "set_default_engine",
-           "FormulaError", "DataError", "ModelError", "UnknownColumnError",
+           "FormulaError", "DataError", "ModelError", "UnknownColumnError", "OutOfCoreError",
            "ConvergenceWarning", "SingularFitWarning", "MixedModelMessage",
            # the post-fit toolbox
            "drop1", "ranova", "update", "allFit", "emmeans", "pairs", "contrast", "tidy",

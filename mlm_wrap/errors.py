@@ -25,6 +25,12 @@ class ModelError(ValueError):
     """The model cannot be fitted as specified (R's checks in lmer)."""
 
 
+class OutOfCoreError(ModelError, AttributeError):
+    """What an out-of-core fit (``lmer(data=<dask frame | parquet>)``) cannot do: a formula
+    transform that needs the whole data at once, or a method that needs every row in memory.
+    An AttributeError too, so ``hasattr(m.design, "X")`` is False for such a fit."""
+
+
 class ConvergenceWarning(UserWarning):
     """The optimiser stopped away from an optimum (lme4's convergence warnings)."""
 

@@ -125,6 +125,12 @@ def _check_same_data(models: list[LmerMod], names: list[str]) -> None:
     """R's checks of ``anova.merMod``, and the rows/response checks R leaves to the user."""
     ref, rname = models[0], names[0]
     for m, nm in zip(models[1:], names[1:]):
+        key = getattr(m.design, "key", None)  # out-of-core fits: data, rows, response sums
+        if key is not None or getattr(ref.design, "key", None) is not None:
+            if key != getattr(ref.design, "key", None):
+                raise ModelError(f"models {rname} and {nm} were fitted to different rows or "
+                                 "responses; a likelihood-ratio test needs the same observations")
+            continue
         if m.nobs() != ref.nobs():
             raise ModelError(f"models were not all fitted to the same size of dataset: {rname} "
                              f"has {ref.nobs()} observations, {nm} has {m.nobs()} (missing "

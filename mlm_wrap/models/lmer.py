@@ -406,6 +406,11 @@ def _as_start(start, ntheta: int) -> np.ndarray | None:
     return x
 
 
+#: fitters for data that are not one in-memory frame, as (accepts(data), fit) pairs; the
+#: out-of-core fit (models/outofcore.py) registers dask DataFrames and parquet paths
+DATA_FITTERS: list = []
+
+
 def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None = None,
          data_name: str | None = None, weights=None, offset=None, subset=None,
          na_action: str = "na.omit", contrasts: dict[str, str] | None = None,
@@ -428,6 +433,11 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None
     ``MLM_WRAP_ENGINE``) picks MixedLM for one grouping factor with few groups and the
     sparse engine otherwise (and for weights or offsets).
     """
+    for accepts, fit in DATA_FITTERS:  # dask / parquet: mlm_wrap.models.outofcore
+        if accepts(data):
+            return fit(formula, data, REML=REML, engine=engine, data_name=data_name,
+                       weights=weights, offset=offset, subset=subset, na_action=na_action,
+                       contrasts=contrasts, control=control, start=start)
     if not isinstance(REML, (bool, np.bool_)):
         raise TypeError(f"REML must be True or False, not {REML!r}")
     parsed = parse_formula(formula)
@@ -456,21 +466,27 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None
     except np.linalg.LinAlgError as e:
         raise ModelError(f"the model {parsed.formula!r} cannot be fitted to these data: the "
                          f"penalized least-squares system is singular ({e})") from None
-    # the call's arguments as given (to_r() writes them back as R code)
-    model.call_args = {"weights": weights, "offset": offset, "subset": subset,
-                       "na_action": na_action, "contrasts": contrasts, "control": ctrl,
-                       "start": start}
-    for arg, val in (("weights", weights), ("offset", offset), ("subset", subset)):
-        if isinstance(val, str):  # R prints the expression it was given (Weights:, Offset:, Subset:)
-            setattr(model, f"{arg}_arg", val)
-    for msg in design.messages:
-        warnings.warn(msg, MixedModelMessage, stacklevel=2)
+    return finish_fit(model, info, ctrl, design.messages, {
+        "weights": weights, "offset": offset, "subset": subset, "na_action": na_action,
+        "contrasts": contrasts, "control": ctrl, "start": start}, stacklevel=3)
+
+
+def finish_fit(model: LmerMod, info: FitInfo, ctrl: LmerControl | None, messages: list[str],
+               call_args: dict, stacklevel: int = 2) -> LmerMod:
+    """lmer's last steps: the call's arguments kept as given (to_r() writes them back as R
+    code), then lme4's messages, the convergence and the singular-fit warnings."""
+    model.call_args = call_args
+    for arg in ("weights", "offset", "subset"):
+        if isinstance(call_args.get(arg), str):  # R prints the expression (Weights:, Offset:, Subset:)
+            setattr(model, f"{arg}_arg", call_args[arg])
+    for msg in messages:
+        warnings.warn(msg, MixedModelMessage, stacklevel=stacklevel)
     if ctrl is not None:
         model.control = ctrl
     if not info.converged and not (ctrl and ctrl.check_conv_grad == "ignore"):
         warnings.warn(f"Model failed to converge with max|grad| = {info.max_grad:.6g} "
-                      "(tol = 0.002)", ConvergenceWarning, stacklevel=2)
+                      "(tol = 0.002)", ConvergenceWarning, stacklevel=stacklevel)
     if model.isSingular() and not (ctrl and ctrl.check_conv_singular == "ignore"):
         warnings.warn("boundary (singular) fit: see help('isSingular')", SingularFitWarning,
-                      stacklevel=2)
+                      stacklevel=stacklevel)
     return model
