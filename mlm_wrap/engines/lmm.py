@@ -35,6 +35,7 @@ from mlm_wrap.engines.cholesky import (  # ReBlock, split_theta, theta_*: import
     theta_start,
     unit_crossprods,
 )
+from mlm_wrap.engines.cholmod import CholmodCriterion, use_cholmod
 from mlm_wrap.spec.rank import gram
 from mlm_wrap.engines.dense import (
     BlockDiagCriterion,
@@ -110,12 +111,21 @@ class LmmProblem(ReTerms):
         new.Xty = self.X.T @ new.y
         new.yty = float(new.y @ new.y)
         new.Zty = np.asarray(self.Z.T @ new.y).ravel()
+        c = self.__dict__.get("_cholmod")
+        if c is not None:  # the symbolic factor shared, its numbers this problem's own
+            new._cholmod = c.with_response(new.Zty, new.Xty, new.yty)
         d = self.__dict__.get("_dense")
         if isinstance(d, BlockDiagCriterion):
             new._dense = d.with_response(new.y, new.Xty, new.yty)
         elif d is not None:
             new._dense = d.with_response(np.r_[new.Zty, new.Xty, new.yty])
         return new
+
+    def __getstate__(self) -> dict:
+        """Pickled and copied without CHOLMOD's factor (not picklable; rebuilt on use)."""
+        state = dict(self.__dict__)
+        state.pop("_cholmod", None)
+        return state
 
     @property
     def mode(self) -> str | None:
@@ -178,10 +188,24 @@ class LmmProblem(ReTerms):
                                                  self.XtX, self.Xty, self.yty, self.ldW)
         return self._dense
 
+    def cholmod(self) -> CholmodCriterion | None:
+        """CHOLMOD's sparse factor (symbolic analysis once) where scikit-sparse is installed
+        and the size rule of :func:`mlm_wrap.engines.cholmod.use_cholmod` picks it (large
+        crossed designs of scalar terms); None: the blocked factor."""
+        if "_cholmod" not in self.__dict__:
+            self._cholmod = None
+            Z, xp = self.__dict__.get("Z"), self.xp
+            if Z is not None and xp is not None and self.q2 and use_cholmod(
+                    [(b.nlevels, b.p) for b in self.blocks], _nnz(xp.Z2tZ1)):
+                self._cholmod = CholmodCriterion(Z.T @ Z, [b.nlevels for b in self.blocks],
+                                                 self.ZtX, self.Zty, self.XtX, self.Xty,
+                                                 self.yty, self.n, self.ldW)
+        return self._cholmod
+
     def objective(self, theta: np.ndarray, REML: bool) -> float:
         """The criterion lme4 minimises: REML criterion or ML deviance (inf where undefined).
         Small problems take the dense augmented factor (:mod:`mlm_wrap.engines.dense`)."""
-        d = self.dense()
+        d = self.dense() or self.cholmod()
         if d is not None:
             with np.errstate(all="ignore"):
                 return d.criterion(np.asarray(theta, float), REML)
@@ -197,7 +221,7 @@ class LmmProblem(ReTerms):
         from the augmented system's last pivot, ``y'y - |cu|^2 - |RX^-1 (X'y - RZX'cu)|^2``,
         without forming beta, u or any n-vector (what :meth:`solve` adds for the results)."""
         Ts = self.factors(theta)
-        L = factor(self, Ts, self.xp)
+        L = factor(self, Ts, self.xp, reuse=True)
         cu = L.solve_L(self.lam_t(Ts, self.Zty))
         logdet_L = L.logdet()
         pw = self.yty - float(cu @ cu)
@@ -209,6 +233,11 @@ class LmmProblem(ReTerms):
             pw -= float(cb @ cb)
             logdet_RX = 2.0 * float(np.sum(np.log(np.diag(RX))))
         return profiled_criterion(logdet_L, logdet_RX, pw, self.n, self.p, REML, self.ldW)
+
+
+def _nnz(M) -> int:
+    """Non-zeros of a dense or sparse matrix."""
+    return int(M.nnz) if sp.issparse(M) else int(np.count_nonzero(M))
 
 
 __all__ = ["LmmProblem", "ReBlock", "Solution", "split_theta", "theta_lower", "theta_start"]
