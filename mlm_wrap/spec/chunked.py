@@ -260,9 +260,10 @@ def chunked_design(nodes: Nodes, dtypes: pd.Series, scan: dict, contrasts: dict 
     with caught_warnings():
         d0 = build_design(nodes.parsed, template, data_name=data_name, allow_n=True,
                           contrasts=contrasts)
-    terms = []
+    terms, taken = [], set()
     for t in nodes.parsed.random:
-        td = next(x for x in d0.terms if x.term == t and x not in terms)
+        td = next(x for x in d0.terms if x.term == t and id(x) not in taken)
+        taken.add(id(td))
         tup = scan["groups"][str(t)]
         gf = group_factor([from_column(tup[v], v) for v in t.group_vars], t)
         terms.append(TermDesign(t, GroupFactor(gf.name, gf.levels, np.zeros(0, np.int64), gf.keys),

@@ -32,6 +32,7 @@ def frame() -> pd.DataFrame:
          + 0.5 * rng.normal(size=20)[h] + 0.3 * (f == "mid") + rng.normal(size=n))
     df = pd.DataFrame({"y": y, "x": x, "g": [f"s{i:02d}" for i in g], "h": h, "f": f,
                        "w": rng.uniform(0.5, 2.0, n)})
+    df["x2"] = 2.0 * df["x"] + 1.0  # rank deficient beside x: lme4 drops it
     df.loc[[5, 77, 1500], "x"] = np.nan  # na.omit drops these rows
     df.loc[[9], "g"] = None
     return df
@@ -58,6 +59,7 @@ CASES = [
     ("y ~ x * f + (1 | g)", {"REML": False}),
     ("y ~ x + (1 | g)", {"weights": "w"}),
     ("y ~ x + (1 | g/f)", {"contrasts": {"f": "contr.sum"}}),
+    ("y ~ x + x2 + f + (1 | g)", {}),
 ]
 
 
