@@ -72,7 +72,8 @@ def _simulate_lmm(prob, beta: np.ndarray, theta: np.ndarray, sigma: float, nsim:
     return (eta[:, None] + sigma * (re + E)) / prob.sw[:, None] + prob.offset[:, None]
 
 
-def _simulate_glmm(m, nsim: int, rng: np.random.Generator) -> np.ndarray:
+def _simulate_glmm(m, nsim: int, rng: np.random.Generator, beta=None, theta=None,
+                   sigma: float | None = None) -> np.ndarray:
     """lme4's ``simulate.merMod`` for a GLMM (``re.form = NA``): ``eta = X beta + offset +
     Z Lambda u`` with new ``u ~ N(0, I)`` (no sigma factor, as lme4), ``mu = linkinv(eta)``,
     then lme4's ``simfunList`` draw of the family, the prior weights ``w`` kept:
@@ -80,10 +81,13 @@ def _simulate_glmm(m, nsim: int, rng: np.random.Generator) -> np.ndarray:
     Poisson ``rpois(mu)``, negative binomial ``rnbinom(mu, size = theta)``, Gaussian
     ``rnorm(mu, sigma)``, Gamma with shape ``w / sigma^2`` and inverse Gaussian with
     shape ``w / sigma^2`` (sigma^2 the dispersion).  lme4 1.1-31 takes ``sigma`` instead of
-    ``sigma^2`` for the last two, a bug fixed upstream (lme4 issue #782): this is the fix."""
+    ``sigma^2`` for the last two, a bug fixed upstream (lme4 issue #782): this is the fix.
+    ``beta``, ``theta``, ``sigma``: other parameters than the fit's (lme4's ``newparams``)."""
     prob, fam = m._problem, m.family_object
     n = prob.n
-    eta = (prob.X @ m._sol.beta + prob.offset)[:, None] + _sim_re(prob, m.theta, nsim, rng)
+    beta = m._sol.beta if beta is None else np.asarray(beta, float)
+    theta = m.theta if theta is None else np.asarray(theta, float)
+    eta = (prob.X @ beta + prob.offset)[:, None] + _sim_re(prob, theta, nsim, rng)
     mu = fam.linkinv(eta.ravel(order="F")).reshape((n, nsim), order="F")
     w = np.repeat(prob.wt[:, None], nsim, axis=1)
     kind = "negative.binomial" if getattr(fam, "theta", None) is not None else fam.family
@@ -101,7 +105,7 @@ def _simulate_glmm(m, nsim: int, rng: np.random.Generator) -> np.ndarray:
     if kind == "negative.binomial":
         th = float(fam.theta)
         return rng.negative_binomial(th, th / (th + mu)).astype(float)
-    disp = m.sigma() ** 2
+    disp = (m.sigma() if sigma is None else float(sigma)) ** 2
     if kind == "gaussian":
         return rng.normal(mu, math.sqrt(disp))
     shape = w / disp

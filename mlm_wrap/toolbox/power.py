@@ -6,13 +6,18 @@
   under ``alpha``, with the exact (Clopper-Pearson) binomial interval simr prints.  Tests:
   ``"lrt"`` (simr's ``"lr"``: the likelihood ratio of ML refits with and without the term),
   ``"satterthwaite"`` / ``"kr"`` (lmerTest's F test of the term, a t test for one
-  column, with Satterthwaite or Kenward-Roger df).  ``effect=`` sets the coefficient
+  column, with Satterthwaite or Kenward-Roger df), ``"z"`` (simr's ``"z"``: the Wald z of
+  the refit's summary; simr's default for a glmer fit's one-column effect).  Glmer fits
+  (binomial ``cbind()`` or proportion with ``weights=``, Poisson with offsets, every family
+  lme4's ``simulate`` draws) are simulated, refitted and tested by
+  :mod:`mlm_wrap.toolbox.power_glmm`.  ``effect=`` sets the coefficient
   the data are simulated with (otherwise the estimate: an "observed power" calculation,
   which simr flags and so does the printout).
 * :func:`extend` (simr's ``extend(fit, along="g", n=40)`` or ``within="x + g"``): more
   groups (new levels copy the rows of the last level, named as simr names them) or more
   rows per cell, the response simulated from the original model's parameters, which the
-  extended model keeps for its simulations.
+  extended model keeps for its simulations (a glmer fit's binomial size, weights and
+  offset columns copied with the rows; ``data=`` when the fit does not keep them).
 * :func:`power_curve` (simr's ``powerCurve(fit, along="g", breaks=)``): ``power_sim`` on
   the rows of the first ``b`` levels (values) of ``along``, for each break ``b``;
   ``mlm_wrap.plots.plot_power_curve`` draws it.
@@ -35,19 +40,27 @@ from scipy import stats
 
 from mlm_wrap.errors import DataError, ModelError
 from mlm_wrap.inference.anova import refit, refit_ml
-from mlm_wrap.inference.boot import _criterion_hessian, _simulate_lmm
+from mlm_wrap.inference.boot import _criterion_hessian, _simulate_glmm, _simulate_lmm
 from mlm_wrap.inference.parallel import run_tasks, spawn_seeds
 from mlm_wrap.inference.terms_anova import single_anova
 from mlm_wrap.models.base import is_glmm
 from mlm_wrap.spec.formula import parse_formula
+from mlm_wrap.toolbox.power_glmm import (
+    glmm_data,
+    glmm_refit_args,
+    glmm_state,
+    glmm_task,
+    simulation,
+    write_response,
+)
 from mlm_wrap.toolbox.update import update
 
 __all__ = ["PowerSim", "PowerCurve", "power_sim", "extend", "power_curve", "binom_exact", "plot_power_curve"]
 
-METHODS = {"lrt": "Likelihood ratio",
+METHODS = {"lrt": "Likelihood ratio", "z": "z-test",
            "satterthwaite": "t-test with Satterthwaite degrees of freedom (package lmerTest)",
            "kr": "Kenward Roger (package pbkrtest)"}
-_ALIASES = {"lr": "lrt", "lrt": "lrt", "satterthwaite": "satterthwaite", "sa": "satterthwaite",
+_ALIASES = {"lr": "lrt", "lrt": "lrt", "z": "z", "satterthwaite": "satterthwaite", "sa": "satterthwaite",
             "t": "satterthwaite", "kr": "kr", "kenward-roger": "kr"}
 
 
@@ -220,64 +233,83 @@ def _columns_of(m, test: str) -> list[int]:
     return cols
 
 
+def _lmm_pvalue(st: dict, rng: np.random.Generator) -> float:
+    """A response from the parameters, the refits, the test's p-value."""
+    y = _simulate_lmm(st["prob"], st["params"]["beta"], st["params"]["theta"],
+                      st["params"]["sigma"], 1, rng)[:, 0]
+    if st["method"] == "lrt":
+        full = refit(st["full"], y, _H0=st["H_full"])
+        red = refit(st["reduced"], y, _H0=st["H_red"])
+        chisq = max(0.0, 2.0 * (float(full.logLik()) - float(red.logLik())))
+        return float(stats.chi2.sf(chisq, st["df"]))
+    fit = refit(st["full"], y, _H0=st["H_full"])
+    if st["method"] == "z":  # simr: lmer's t value taken as z
+        t = fit.fixef().iloc[st["col"]] / fit.se_fixef().iloc[st["col"]]
+        return float(2 * stats.norm.sf(abs(t)))
+    ddf = "Kenward-Roger" if st["method"] == "kr" else "Satterthwaite"
+    return float(single_anova(fit, type=3, ddf=ddf).loc[st["term"], "Pr(>F)"])
+
+
 def _power_task(st: dict, item) -> tuple[float, list[str], str | None]:
-    """One simulation: a response from the parameters, the refits, the test's p-value."""
-    from mlm_wrap.errors import caught_warnings
-    _, ss = item
-    rng = np.random.default_rng(ss)
-    prob, par = st["prob"], st["params"]
-    with caught_warnings("always", record=True) as caught:
-        try:
-            y = _simulate_lmm(prob, par["beta"], par["theta"], par["sigma"], 1, rng)[:, 0]
-            if st["method"] == "lrt":
-                full = refit(st["full"], y, _H0=st["H_full"])
-                red = refit(st["reduced"], y, _H0=st["H_red"])
-                chisq = max(0.0, 2.0 * (float(full.logLik()) - float(red.logLik())))
-                p, err = float(stats.chi2.sf(chisq, st["df"])), None
-            else:
-                fit = refit(st["full"], y, _H0=st["H_full"])
-                ddf = "Kenward-Roger" if st["method"] == "kr" else "Satterthwaite"
-                tab = single_anova(fit, type=3, ddf=ddf)
-                p, err = float(tab.loc[st["term"], "Pr(>F)"]), None
-        except Exception as e:  # simr counts the errors; the p-value is NA
-            p, err = math.nan, f"{type(e).__name__}: {e}"
-    return p, [str(w.message) for w in caught], err
+    """One simulation of an lmer fit (a worker's task)."""
+    return simulation(item, lambda rng: _lmm_pvalue(st, rng))
+
+
+def _method(method, m, cols: list[int]) -> str:
+    """The test: simr's default (a glmer fit's z-test of one coefficient, the likelihood
+    ratio for a term of several columns; ``"lrt"`` for an lmer fit) or ``method``."""
+    glmm = is_glmm(m)
+    if method is None:
+        return "z" if glmm and len(cols) == 1 else "lrt"
+    meth = _ALIASES.get(str(method).lower())
+    if meth is None:
+        raise ModelError(f"power_sim(): method must be 'lrt' ('lr'), 'z', 'satterthwaite' or "
+                         f"'kr', not {method!r}")
+    if glmm and meth in ("satterthwaite", "kr"):
+        raise ModelError(f"power_sim(): method={method!r} ({METHODS[meth]}) is a test of lmer "
+                         "fits; test a glmer fit with method='z' (simr's default) or 'lr'")
+    if meth == "kr" and not m.REML:
+        raise ModelError("Kenward-Roger's method is only available for REML model fits")
+    if meth == "z" and len(cols) != 1:
+        raise ModelError(f"power_sim(): the z-test tests one coefficient; the term has "
+                         f"{len(cols)} ({', '.join(m.design.xnames[j] for j in cols)}): test "
+                         "one of them or use method='lr'")
+    return meth
 
 
 def power_sim(m, test: str | None = None, nsim: int = 1000, alpha: float = 0.05,
-              method: str = "lrt", effect: float | None = None, seed=None,
+              method: str | None = None, effect: float | None = None, seed=None,
               parallel: str = "no", ncpus: int | None = None, cl=None,
               progress: bool = True) -> PowerSim:
-    """simr's ``powerSim(m, fixed(test, method), nsim, alpha)`` for an lmer fit.
+    """simr's ``powerSim(m, fixed(test, method), nsim, alpha)`` for an lmer or glmer fit.
 
-    ``test``: a fixed-effect term (default: the first after the intercept, as simr);
-    ``method``: ``"lrt"`` (``"lr"``), ``"satterthwaite"`` (``"sa"``) or ``"kr"``;
-    ``effect``: the coefficient of a one-column ``test`` the data are simulated with.
+    ``test``: a fixed-effect term or column (default: the first after the intercept, as
+    simr); ``method``: ``"lrt"`` (``"lr"``), ``"z"``, ``"satterthwaite"`` (``"sa"``) or
+    ``"kr"`` (the last two for lmer fits); by default ``"z"`` for a glmer fit's
+    one-column term (simr's default for a GLMM), else ``"lrt"``.  ``effect``: the
+    coefficient of a one-column ``test`` the data are simulated with.
     ``str()`` of the result is simr's printout."""
-    if is_glmm(m):
-        raise NotImplementedError("power_sim() of glmer fits is not available yet")
-    meth = _ALIASES.get(str(method).lower())
-    if meth is None:
-        raise ValueError(f"method must be 'lrt', 'satterthwaite' or 'kr', not {method!r}")
     nsim = int(nsim)
     if nsim < 1:
         raise ValueError("nsim must be a positive integer")
-    if meth == "kr" and not m.REML:
-        raise ModelError("Kenward-Roger's method is only available for REML model fits")
     xn = list(m.design.xnames)
     if test is None:
         test = next((c for c in xn if c != "(Intercept)"), None)
         if test is None:
             raise ModelError("power_sim(): the model has no fixed effect to test")
     cols = _columns_of(m, test)
+    meth = _method(method, m, cols)
     params = _params(m)
     if effect is not None:
         if len(cols) != 1:
             raise ValueError(f"effect= sets one coefficient; {test!r} has {len(cols)} columns")
         params["beta"][cols[0]] = float(effect)
     shown = float(params["beta"][cols[0]]) if len(cols) == 1 else None
-    state = {"prob": m._problem, "params": params, "method": meth, "term": test}
-    if meth == "lrt":
+    task = _power_task
+    state = {"prob": m._problem, "params": params, "method": meth, "term": test, "col": cols[0]}
+    if is_glmm(m):
+        task, state = glmm_task, glmm_state(m, cols, meth, params)
+    elif meth == "lrt":
         full = refit_ml(m)
         red = update(full, f". ~ . - {test}", REML=False)
         if red.design.X.shape[1] >= full.design.X.shape[1]:
@@ -288,7 +320,7 @@ def power_sim(m, test: str | None = None, nsim: int = 1000, alpha: float = 0.05,
         state.update(full=m, H_full=_criterion_hessian(m))
     seeds, _ = spawn_seeds(seed, nsim)
     t0 = time.perf_counter()
-    res = run_tasks(_power_task, state, list(enumerate(seeds)), parallel=parallel, ncpus=ncpus,
+    res = run_tasks(task, state, list(enumerate(seeds)), parallel=parallel, ncpus=ncpus,
                     cl=cl, progress=progress, desc="power")
     secs = time.perf_counter() - t0
     warns = [(i, w) for i, (_, ws, _) in enumerate(res) for w in ws]
@@ -377,31 +409,50 @@ def _extend_frame(data: pd.DataFrame, along: str | None, n: int | None, within: 
     return out
 
 
+def _model_data(m, data, who: str) -> pd.DataFrame:
+    """A copy of the data to extend or cut: an extended model's, ``data=`` (the frame the
+    model was fitted to), or the columns the fit keeps (a glmer fit's response rebuilt)."""
+    ext = getattr(m, "ext_data", None)
+    if ext is not None:
+        return ext.copy()
+    if data is not None:
+        if not isinstance(data, pd.DataFrame):
+            raise DataError(f"{who}: data= must be a pandas DataFrame, not {type(data).__name__}")
+        return data.copy()
+    return glmm_data(m, who) if is_glmm(m) else m.design.frame.copy()
+
+
 def extend(m, along: str | None = None, n: int | None = None, within: str | None = None,
-           values=None):
+           values=None, data: pd.DataFrame | None = None):
     """simr's ``extend(m, along = "g", n = 40)`` (or ``within = "x + g", n = 5``, or
     ``values=``): the model refitted to a larger data set whose response is simulated
     from ``m``'s parameters, which the new model keeps (``sim_params``) for
-    :func:`power_sim` and :func:`power_curve`."""
-    if is_glmm(m):
-        raise NotImplementedError("extend() of glmer fits is not available yet")
+    :func:`power_sim` and :func:`power_curve`.  New rows copy the old rows' columns (a
+    binomial size column, a ``weights=`` or offset column with them).  ``data=``: the data
+    frame ``m`` was fitted to, needed when the fit does not keep every column its formula
+    uses (a glmer fit's ``offset(log(t))``); the user's frame is not modified."""
     if (along is None) == (within is None):
         raise ValueError("extend() needs along= or within=")
-    resp = parse_formula(m.formula).response
+    glmm = is_glmm(m)
     d = m.design
-    if d.weights is not None or d.offset is not None:
-        raise NotImplementedError("extend() of a model with weights or an offset is not available")
-    data = getattr(m, "ext_data", None)
-    data = d.frame.copy() if data is None else data.copy()
-    if resp not in data.columns:
+    if not glmm and (d.weights is not None or d.offset is not None):
+        raise NotImplementedError("extend() of an lmer model with weights or an offset is not available")
+    resp = parse_formula(m.formula).response
+    data = _model_data(m, data, "extend()")
+    if not glmm and resp not in data.columns:
         raise DataError(f"extend(): the response {resp!r} must be a column (not a transformation)")
     new = _extend_frame(data, along, n, within, values)
-    base = update(m, data=new)
     params = _params(m)
-    y = _simulate_lmm(base._problem, params["beta"], params["theta"], params["sigma"], 1,
-                      np.random.default_rng(np.random.SeedSequence(len(new))))[:, 0]
+    rng = np.random.default_rng(np.random.SeedSequence(len(new)))
+    if glmm:
+        base = update(m, data=new, **glmm_refit_args(m, "extend()"))
+        y = _simulate_glmm(base, 1, rng, params["beta"], params["theta"], params["sigma"])[:, 0]
+        write_response(base, new, y)
+    else:
+        base = update(m, data=new)
+        y = _simulate_lmm(base._problem, params["beta"], params["theta"], params["sigma"], 1, rng)[:, 0]
+        new[resp] = y
     out = refit(base, y)
-    new[resp] = y
     out.ext_data = new
     out.sim_params = params
     out.observed_power = getattr(m, "observed_power", True)
@@ -410,15 +461,16 @@ def extend(m, along: str | None = None, n: int | None = None, within: str | None
 
 # ============================================================================ powerCurve
 def power_curve(m, test: str | None = None, along: str | None = None, breaks=None,
-                nsim: int = 1000, alpha: float = 0.05, method: str = "lrt",
+                nsim: int = 1000, alpha: float = 0.05, method: str | None = None,
                 effect: float | None = None, seed=None, parallel: str = "no",
-                ncpus: int | None = None, cl=None, progress: bool = True) -> PowerCurve:
+                ncpus: int | None = None, cl=None, progress: bool = True,
+                data: pd.DataFrame | None = None) -> PowerCurve:
     """simr's ``powerCurve(m, fixed(test, method), along, breaks)``: :func:`power_sim` on
     the rows of the first ``b`` levels (values, in order of appearance) of ``along``,
     ``b`` over ``breaks`` (default: up to 10 even steps from 3 levels), each simulated
-    from ``m``'s parameters."""
-    data = getattr(m, "ext_data", None)
-    data = m.design.frame if data is None else data
+    from ``m``'s parameters.  ``data=`` as :func:`extend`'s."""
+    data = _model_data(m, data, "power_curve()")
+    refit_args = glmm_refit_args(m, "power_curve()") if is_glmm(m) else {}
     if along is None:
         along = m.design.terms[0].name  # simr: the first grouping factor
     if along not in data.columns:
@@ -434,7 +486,7 @@ def power_curve(m, test: str | None = None, along: str | None = None, breaks=Non
     sims, t0 = [], time.perf_counter()
     for b, ss in zip(breaks, seeds):
         sub = data[data[along].isin(levels[:b])].reset_index(drop=True)
-        mb = update(m, data=sub)
+        mb = update(m, data=sub, **refit_args)
         mb.sim_params, mb.ext_data = params, sub
         mb.observed_power = getattr(m, "observed_power", True)
         sims.append(power_sim(mb, test=test, nsim=nsim, alpha=alpha, method=method,

@@ -112,3 +112,12 @@ def test_errors(m):
         mw.power_sim(m, "Dayz", nsim=2)
     with pytest.raises(ValueError, match="along= or within="):
         mw.extend(m)
+
+
+def test_z_test_is_the_t_value_taken_as_normal(m):
+    """simr's fixed(x, "z") on an lmer fit: the same draws as the Satterthwaite test (one
+    seed), the t value's normal p-value, smaller than the t distribution's."""
+    z = mw.power_sim(m, "Days", nsim=5, method="z", effect=0.8, seed=4, progress=False)
+    t = mw.power_sim(m, "Days", nsim=5, method="satterthwaite", effect=0.8, seed=4, progress=False)
+    assert "Test: z-test\n" in str(z)
+    assert np.all(z.pval < t.pval) and np.all(z.pval > 0.5 * t.pval)
