@@ -47,6 +47,10 @@ class Crossprods:
 #: the batched block-diagonal form is cheaper) and several terms (benchmarks/bench_dense.py)
 DENSE_MAX_ONE_TERM = 64
 DENSE_MAX = 200
+#: one term of one or two columns: the block-diagonal form above this q + p + 1, for X up to
+#: this many columns (benchmarks/bench_dense.py)
+BLOCK_DIAG_MIN = 24
+BLOCK_DIAG_MAX_P = 40
 #: largest stack of per-level outer products BlockDiagCriterion keeps (doubles, ~32 MB)
 OUTER_MAX = 4_000_000
 LOG2PI = np.log(2.0 * np.pi)
@@ -65,6 +69,16 @@ def profiled_criterion(logdet_L: float, logdet_RX: float, pwrss: float, n: int, 
         val = logdet_L + n * (1.0 + LOG2PI + math.log(pwrss / n))
     val -= ldW
     return float(val) if math.isfinite(val) else np.inf
+
+
+def use_block_diag(p1: int, q: int, p: int) -> bool:
+    """Whether one term of ``p1`` columns takes :class:`BlockDiagCriterion` before the dense
+    forms: with one or two columns its per-level outer products make it the cheapest from
+    about 30 random effects (8-17 us an evaluation against 15-27 for the dense system, and
+    ProfiledX's 32 with 20 fixed effects), while X is narrow enough for its (p + 1)^2 columns
+    per level (``benchmarks/bench_dense.py``)."""
+    outer = (q // max(p1, 1)) * (1 if p1 == 1 else 3) * (p + 1) ** 2 <= OUTER_MAX
+    return p1 <= 2 and q + p + 1 > BLOCK_DIAG_MIN and p <= BLOCK_DIAG_MAX_P and outer
 
 
 def use_dense(q: int, p: int, nterms: int = 2) -> bool:
@@ -309,11 +323,13 @@ class BlockDiagCriterion:
         j, i = np.triu_indices(p1)
         self._ij = (i, j)
         self._eye = np.eye(p1)
-        self._iu = np.triu_indices(self.p + 1)
         k = {1: 1, 2: 3}.get(p1, 0)
-        self._outer = k and nlevels * k * len(self._iu[0]) <= OUTER_MAX
+        self._outer = k and nlevels * k * (self.p + 1) ** 2 <= OUTER_MAX
         if self._outer:
             self._P = self._level_outers(W)
+            self._g = [np.ascontiguousarray(G[:, a, b]) for a, b in ((0, 0), (0, 1), (1, 1))
+                       if b < p1]
+            self._coef = np.empty((k, nlevels))
 
     def with_response(self, y: np.ndarray, Xty: np.ndarray, yty: float) -> "BlockDiagCriterion":
         """The same system for a new (working) response."""
@@ -325,50 +341,62 @@ class BlockDiagCriterion:
         new.S = self.S.copy()
         new.S[:self.p, -1] = new.S[-1, :self.p] = Xty
         new.S[-1, -1] = yty
-        if self._outer:
-            new._P = new._level_outers(new.W)
+        if self._outer:  # its own products and evaluation buffer
+            new._P, new._coef = new._level_outers(new.W), np.empty_like(self._coef)
         return new
 
     def _level_outers(self, W: np.ndarray) -> np.ndarray:
-        """The upper triangles of each level's ``w_a w_b' (+ w_b w_a')`` (``w_a``: row a of
-        ``[Z_l'X  Z_l'y]``), stacked (terms x levels, entries) for :meth:`_outer_form`."""
-        i, j = self._iu
+        """Each level's ``w_a w_b' (+ w_b w_a')`` (``w_a``: row a of ``[Z_l'X  Z_l'y]``),
+        flattened and stacked (terms x levels, (p + 1)^2) for :meth:`_outer_form`."""
         w1 = W[:, 0, :]
+        o11 = (w1[:, :, None] * w1[:, None, :]).reshape(len(W), -1)
         if self.p1 == 1:
-            return w1[:, i] * w1[:, j]
+            return o11
         w2 = W[:, 1, :]
-        return np.concatenate([w1[:, i] * w1[:, j], w1[:, i] * w2[:, j] + w2[:, i] * w1[:, j],
-                               w2[:, i] * w2[:, j]])
+        o12 = w1[:, :, None] * w2[:, None, :]
+        o12 = (o12 + o12.transpose(0, 2, 1)).reshape(len(W), -1)
+        return np.concatenate([o11, o12, (w2[:, :, None] * w2[:, None, :]).reshape(len(W), -1)])
 
     def _outer_form(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
-        """``sum_l C_l'C_l`` (upper triangle) and ``log|A|`` without a Cholesky per level,
+        """``sum_l C_l'C_l`` (flattened) and ``log|A|`` without a Cholesky per level,
         for terms of one or two columns: ``C_l'C_l = W_l' K_l W_l`` with
         ``K_l = T A_l^-1 T' = T adj(A_l) T' / |A_l|``, so the sum is K's entries (a few
         vector operations over the levels) times the precomputed outer products, one
         matrix-vector product.  ``A_l = T'G_l T + I`` is formed directly (no inverse of T:
         valid on the boundary too)."""
-        G = self.G
+        c = self._coef
         if self.p1 == 1:
             t2 = float(theta[0]) ** 2
-            a = t2 * G[:, 0, 0] + 1.0
-            return (t2 / a) @ self._P, float(np.log(a).sum())
-        t0, t1, t2 = (float(v) for v in theta)  # T = [[t0, 0], [t1, t2]]
-        g11, g12, g22 = G[:, 0, 0], G[:, 0, 1], G[:, 1, 1]
-        a11 = (t0 * t0) * g11 + (2.0 * t0 * t1) * g12 + (t1 * t1) * g22 + 1.0
-        a12 = (t2 * t0) * g12 + (t2 * t1) * g22
-        a22 = (t2 * t2) * g22 + 1.0
-        det = a11 * a22 - a12 * a12
-        c = t1 * a22 - t2 * a12
-        coef = np.concatenate([(t0 * t0) * a22, t0 * c, t1 * c - t2 * (t1 * a12 - t2 * a11)])
-        coef /= np.tile(det, 3)
-        return coef @ self._P, float(np.log(det).sum())
+            a = self._g[0] * t2
+            a += 1.0
+            np.divide(t2, a, out=c[0])
+            return c[0] @ self._P, float(np.log(a).sum())
+        t0, t1, t2 = float(theta[0]), float(theta[1]), float(theta[2])  # T = [[t0, 0], [t1, t2]]
+        g11, g12, g22 = self._g
+        a22 = g22 * (t2 * t2)
+        a22 += 1.0
+        a12 = g12 * (t2 * t0)
+        a12 += g22 * (t2 * t1)
+        a11 = g11 * (t0 * t0)
+        a11 += g12 * (2.0 * t0 * t1)
+        a11 += g22 * (t1 * t1)
+        a11 += 1.0
+        det = a11 * a22
+        det -= a12 * a12
+        cc = a22 * t1
+        cc -= a12 * t2
+        np.multiply(a22, t0 * t0, out=c[0])
+        np.multiply(cc, t0, out=c[1])
+        np.multiply(cc, t1, out=c[2])
+        c[2] += a11 * (t2 * t2)
+        c[2] -= a12 * (t1 * t2)
+        c /= det
+        return c.ravel() @ self._P, float(np.log(det).sum())
 
     def criterion(self, theta: np.ndarray, REML: bool) -> float:
         if self._outer:
             v, logdet_L = self._outer_form(theta)
-            R = self.S.copy()
-            R[self._iu] -= v
-            return self._finish(R, logdet_L, REML)
+            return self._finish(self.S - v.reshape(self.S.shape), logdet_L, REML)
         T = np.zeros((self.p1, self.p1))
         T[self._ij] = theta
         A = np.matmul(np.matmul(T.T, self.G), T)

@@ -42,6 +42,7 @@ from mlm_wrap.engines.dense import (
     Crossprods,
     DenseCriterion,
     ProfiledXCriterion,
+    use_block_diag,
     use_dense,
     profiled_criterion,
     use_profiled_x,
@@ -175,8 +176,8 @@ class LmmProblem(ReTerms):
             terms = [(int(o), b.nlevels, b.p) for o, b in zip(self.offsets, self.blocks)]
             self._dense = None
             k = len(self.blocks)
-            kind = (None if not k else
-                    ProfiledXCriterion if use_profiled_x(self.q, self.p) else
+            kind = (None if not k or (k == 1 and use_block_diag(self.blocks[0].p, self.q, self.p))
+                    else ProfiledXCriterion if use_profiled_x(self.q, self.p) else
                     DenseCriterion if use_dense(self.q, self.p, k) else None)
             if kind is not None:
                 xp = Crossprods(np.asarray((self.Z.T @ self.Z).toarray()), self.ZtX, self.Zty,

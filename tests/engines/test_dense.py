@@ -26,7 +26,9 @@ def _frame(n=600, nf=60, ng=25, seed=3):
 
 
 CASES = [  # formula, extra lmer arguments, the dense criterion expected
-    ("y ~ x + (x | g)", {}, DenseCriterion),
+    ("y ~ x + (x | g)", {"ng": 8}, DenseCriterion),  # one term: dense only while tiny
+    ("y ~ x + (x | g)", {}, BlockDiagCriterion),
+    ("y ~ f + x + (x | g)", {"nf": 30}, BlockDiagCriterion),  # before ProfiledX for p <= 40
     ("y ~ x + (x || g)", {}, DenseCriterion),
     ("y ~ x + (1 | g) + (1 | h)", {"weights": "w", "offset": "o"}, DenseCriterion),
     ("y ~ f + (1 | g)", {}, ProfiledXCriterion),
@@ -41,8 +43,11 @@ CASES = [  # formula, extra lmer arguments, the dense criterion expected
 
 @pytest.mark.parametrize("formula,kw,kind", CASES)
 def test_dense_criterion_equals_the_blocked_factor(formula, kw, kind):
+    kw = dict(kw)
+    sizes = {k: kw.pop(k) for k in ("ng", "nf") if k in kw}
     d = (_frame(n=1500, nf=200) if kind is ProfiledXCriterion else
-         _frame(n=3000, ng=300, nf=2) if kind in (BlockDiagCriterion, type(None)) else _frame())
+         _frame(n=3000, ng=300, nf=2) if kind in (BlockDiagCriterion, type(None)) and not sizes
+         else _frame(**sizes))
     m = mw.lmer(formula, d, **kw)
     P = m._problem
     assert type(P.dense()) is kind
