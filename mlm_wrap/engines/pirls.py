@@ -609,12 +609,15 @@ class GlmmProblem(ReTerms):
         fixed = self.offset + self.X @ s.beta
         x1 = self.blocks[0].Xt[:, 0]
         lam = float(s.Ts[0][0, 0])
-        mult = np.zeros(nl)
-        for z, wgt, ldn in rule:
-            uk = s.u + z * sd
-            mu_k = self.family.linkinv(fixed + lam * x1 * uk[codes])
-            devc = uk ** 2 + np.bincount(codes, weights=self.dev_resid(mu_k), minlength=nl)
-            mult += np.exp(-0.5 * (devc - devc0) - ldn) * wgt / SQRT2PI
+        # every node at once: (nodes, levels) conditional modes, (nodes, n) deviance residuals
+        z, wgt, ldn = rule[:, 0:1], rule[:, 1:2], rule[:, 2:3]
+        uk = s.u[None, :] + z * sd[None, :]
+        mu_k = self.family.linkinv(fixed[None, :] + (lam * x1)[None, :] * uk[:, codes])
+        dr = self.family.dev_resid(self.y[None, :], mu_k, self.wt[None, :])
+        k = len(rule)
+        devc = uk ** 2 + np.bincount((codes[None, :] + nl * np.arange(k)[:, None]).ravel(),
+                                     weights=dr.ravel(), minlength=k * nl).reshape(k, nl)
+        mult = np.sum(np.exp(-0.5 * (devc - devc0[None, :]) - ldn) * wgt, axis=0) / SQRT2PI
         return float(devc0.sum() + s.ldL2 - 2.0 * np.sum(np.log(mult)))
 
     def unscaled_vcov(self, s: PirlsState) -> np.ndarray:
