@@ -471,6 +471,21 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None
         "contrasts": contrasts, "control": ctrl, "start": start}, stacklevel=3)
 
 
+def refit_control(m: LmerMod, control) -> LmerMod:
+    """``update(m, control = ...)`` on the same data: the design, plan and cross-products
+    (and the dense criterion's buffers) are reused, only lme4's optimisation runs again, from
+    lme4's default start (what ``allFit`` runs once per optimizer)."""
+    ctrl = _as_control(control)
+    with single_threaded_blas():
+        maxfun = (ctrl.optCtrl.get("maxfun") or ctrl.optCtrl.get("maxeval")) if ctrl else None
+        info = fit_theta(m.plan, m.design, m._problem,
+                         optimizer=ctrl.optimizer if ctrl and "optimizer" in ctrl.given else None,
+                         maxfun=maxfun)
+        model = LmerMod(m.design, m.plan, info, m._problem, data_name=m.data_name)
+    call_args = dict(getattr(m, "call_args", None) or {}, control=ctrl)
+    return finish_fit(model, info, ctrl, m.design.messages, call_args, stacklevel=3)
+
+
 def finish_fit(model: LmerMod, info: FitInfo, ctrl: LmerControl | None, messages: list[str],
                call_args: dict, stacklevel: int = 2) -> LmerMod:
     """lmer's last steps: the call's arguments kept as given (to_r() writes them back as R

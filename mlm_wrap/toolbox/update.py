@@ -22,7 +22,7 @@ from mlm_wrap.engines.optimize import AVAILABLE
 from mlm_wrap.errors import DataError, caught_warnings
 from mlm_wrap.inference.parallel import run_tasks
 from mlm_wrap.models.glmer import glmer
-from mlm_wrap.models.lmer import lmer, lmerControl
+from mlm_wrap.models.lmer import LmerMod, lmer, lmerControl, refit_control
 from mlm_wrap.rformat.objects import RFrame, RList, RSeries
 from mlm_wrap.spec.formula import all_vars, parse_formula
 from mlm_wrap.spec.model_matrix import r_terms
@@ -111,6 +111,9 @@ def update(m, formula: str | None = None, *, data: pd.DataFrame | None = None, *
     ``subset=``, ``control=``, ``family=``, ``nAGQ=``...).  Without ``data=`` the model's
     own data columns are used when they suffice (see the module's note)."""
     glmm = hasattr(m, "family_object")
+    if (not glmm and formula is None and data is None and set(changes) == {"control"}
+            and type(m) is LmerMod):
+        return refit_control(m, changes["control"])  # same rows: only the optimisation reruns
     new_formula = m.formula if formula is None else update_formula(m.formula, formula)
     kw: dict = {}
     if glmm:

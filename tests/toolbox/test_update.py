@@ -141,3 +141,18 @@ def test_update_keeps_weights_offset_subset():
         assert update(ms, REML=False, data=d).nobs() == 144  # subset re-evaluated, as R
         with pytest.raises(DataError, match="subset"):
             update(ms, subset="Days > 2")
+
+
+def test_update_control_reuses_the_design_and_equals_a_fresh_fit():
+    """update(m, control=) on the same rows reruns only the optimisation (allFit's refits):
+    the same problem object, and the numbers of lmer() called afresh with that control."""
+    d = mw.datasets.load("sleepstudy")
+    m = mw.lmer("Reaction ~ Days + (Days | Subject)", d, subset="Days > 0")
+    for opt in ("bobyqa", "Nelder_Mead"):
+        a = mw.update(m, control=mw.lmerControl(optimizer=opt))
+        b = mw.lmer("Reaction ~ Days + (Days | Subject)", d, subset="Days > 0",
+                    control=mw.lmerControl(optimizer=opt))
+        assert a._problem is m._problem and b._problem is not m._problem
+        np.testing.assert_array_equal(a.theta, b.theta)
+        assert float(mw.logLik(a)) == float(mw.logLik(b))
+        assert a.call_args["subset"] == "Days > 0" and a.control.optimizer == opt
