@@ -15,11 +15,15 @@ refactorisation of ``A + I`` into the same symbolic factor.  The criterion needs
 ``log|L|^2`` and three inner products, ``r'A^-1 r``, ``R'A^-1 R`` and ``R'A^-1 r`` with
 ``r = Lambda'Z'y`` and ``R = Lambda'Z'X``, from one solve with ``1 + p`` right-hand sides.
 
-The path is chosen by sizes alone (:func:`use_cholmod`, the crossovers measured once in
-``benchmarks/bench_sparse.py``; ``benchmarks/SPARSE.md``), never by timing, and only when
+The path is chosen by sizes and structural counts (:func:`use_cholmod`, :func:`cholmod_pays`:
+CHOLMOD's flop count for its ordering against the blocked factor's; the cost ratio measured
+once in ``benchmarks/bench_sparse.py``, ``benchmarks/SPARSE.md``), never by timing, and only when
 scikit-sparse is installed (``pip install mlm_wrap[cholmod]``, which needs SuiteSparse's
 headers: ``apt-get install libsuitesparse-dev``); without it the blocked factor is used.
-Only models whose random-effects terms are all scalar (``(1 | g)``) take it.
+Only models whose random-effects terms are all scalar (``(1 | g)``) take it.  On random
+crossed designs the fill is nearly complete whatever the ordering and the blocked factor
+stays faster; designs crossed within clusters (the Schur block sparse after reordering) are
+where CHOLMOD pays.
 """
 from __future__ import annotations
 
@@ -37,15 +41,15 @@ try:  # the optional extra: mlm_wrap[cholmod]
 except ImportError:  # pragma: no cover - depends on the environment
     _analyze, _CholmodError = None, None
 
-#: the dense Schur block of the blocked factor from which CHOLMOD is the cheaper factor
-#: (q2, the random effects after the first term; measured in benchmarks/bench_sparse.py);
-#: None: never chosen by itself (CHOLMOD was slower on every shape measured so far) ...
-CHOLMOD_MIN_Q2: int | None = None
-#: ... provided the first term's levels each meet few levels of the others: the average
-#: number of non-zeros per column of Z2'Z1 (the fill CHOLMOD's ordering cannot avoid grows
-#: with it)
-CHOLMOD_MAX_DEGREE = 60
-
+#: the smallest dense Schur block (q2, the random effects after the first term) for which
+#: CHOLMOD is considered: below it the blocked factor costs under ~80 ms an evaluation and the
+#: symbolic analysis plus one counting factorisation would not pay back
+CHOLMOD_MIN_Q2 = 2000
+#: CHOLMOD is chosen where its flops (sum of L's squared column counts, its fill-reducing
+#: ordering) times this ratio are under the blocked factor's dense q2^3 / 3: what a CHOLMOD
+#: flop costs against one of LAPACK's dense Cholesky here (CHOLMOD on Debian's reference
+#: BLAS: 1-2.5 GFlop/s, against ~30 for scipy's OpenBLAS; benchmarks/SPARSE.md)
+CHOLMOD_FLOP_RATIO = 15.0
 
 #: CHOLMOD's algorithm ("auto": supernodal where its flops per non-zero are high)
 CHOLMOD_MODE = "auto"
@@ -56,15 +60,19 @@ def available() -> bool:
     return _analyze is not None
 
 
-def use_cholmod(sizes: list[tuple[int, int]], nnz21: int) -> bool:
-    """The cost rule: scalar terms ``sizes`` = [(nlevels, p), ...] in the factor's order,
-    ``nnz21`` the non-zeros of ``Z2'Z1``.  Sizes only, never timings."""
-    if CHOLMOD_MIN_Q2 is None or not available() or len(sizes) < 2 or \
-            any(p != 1 for _, p in sizes):
+def use_cholmod(sizes: list[tuple[int, int]]) -> bool:
+    """The size rule's first half: scikit-sparse installed, every term scalar (``sizes`` =
+    [(nlevels, p), ...] in the factor's order) and a Schur block of at least
+    ``CHOLMOD_MIN_Q2``; the second half is :func:`cholmod_pays` on the analysed pattern."""
+    if not available() or len(sizes) < 2 or any(p != 1 for _, p in sizes):
         return False
-    q1 = sizes[0][0]
-    q2 = sum(nl for nl, _ in sizes[1:])
-    return q2 >= CHOLMOD_MIN_Q2 and nnz21 <= CHOLMOD_MAX_DEGREE * q1
+    return sum(nl for nl, _ in sizes[1:]) >= CHOLMOD_MIN_Q2
+
+
+def cholmod_pays(crit: CholmodCriterion, q2: int) -> bool:
+    """The cost rule: CHOLMOD's structural flop count (its ordering's fill) against the
+    blocked factor's dense ``q2^3 / 3``, with the measured cost ratio.  Counts, not timings."""
+    return crit.flops() * CHOLMOD_FLOP_RATIO < q2 ** 3 / 3.0
 
 
 class CholmodCriterion:
@@ -96,6 +104,7 @@ class CholmodCriterion:
         self.rhs = np.column_stack([Zty, ZtX]) if self.p else Zty[:, None]
         # the fill-reducing ordering and the symbolic factor, once (pattern only)
         self.factor = _analyze(self._matrix(self.ztz), mode=mode)
+        self._flops: float | None = None
 
     def with_response(self, Zty: np.ndarray, Xty: np.ndarray, yty: float) -> CholmodCriterion:
         """The same model for a new response: the pattern and ordering shared, a factor of
@@ -120,6 +129,15 @@ class CholmodCriterion:
         except _CholmodError as e:
             raise np.linalg.LinAlgError(str(e)) from None
         return self.factor, lam[self.term]
+
+    def flops(self) -> float:
+        """The numeric factorisation's flop count, ``sum_j c_j^2`` over the column counts
+        of L (structural: from one factorisation at theta = 1, counted once)."""
+        if self._flops is None:
+            F, _ = self.numeric(np.ones(self.k))
+            cc = np.diff(F.L().tocsc().indptr).astype(float)
+            self._flops = float(np.sum(cc * cc))
+        return self._flops
 
     def criterion(self, theta: np.ndarray, REML: bool) -> float:
         """lme4's profiled criterion at ``theta`` (inf where A or RX'RX is not positive

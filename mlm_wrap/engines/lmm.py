@@ -35,7 +35,7 @@ from mlm_wrap.engines.cholesky import (  # ReBlock, split_theta, theta_*: import
     theta_start,
     unit_crossprods,
 )
-from mlm_wrap.engines.cholmod import CholmodCriterion, use_cholmod
+from mlm_wrap.engines.cholmod import CholmodCriterion, cholmod_pays, use_cholmod
 from mlm_wrap.spec.rank import gram
 from mlm_wrap.engines.dense import (
     BlockDiagCriterion,
@@ -125,7 +125,8 @@ class LmmProblem(ReTerms):
     def __getstate__(self) -> dict:
         """Pickled and copied without CHOLMOD's factor (not picklable; rebuilt on use)."""
         state = dict(self.__dict__)
-        state.pop("_cholmod", None)
+        if state.get("_cholmod") is not None:  # a rule's None is kept: no second probe
+            del state["_cholmod"]
         return state
 
     @property
@@ -191,22 +192,23 @@ class LmmProblem(ReTerms):
 
     def cholmod(self) -> CholmodCriterion | None:
         """CHOLMOD's sparse factor (symbolic analysis once) where scikit-sparse is installed
-        and the size rule of :func:`mlm_wrap.engines.cholmod.use_cholmod` picks it (large
-        crossed designs of scalar terms); None: the blocked factor."""
+        and its rule picks it (:mod:`mlm_wrap.engines.cholmod`: scalar terms, a large Schur
+        block, CHOLMOD's flop count well under the dense block's); None: the blocked factor."""
         if "_cholmod" not in self.__dict__:
             self._cholmod = None
-            Z, xp = self.__dict__.get("Z"), self.xp
-            if Z is not None and xp is not None and self.q2 and use_cholmod(
-                    [(b.nlevels, b.p) for b in self.blocks], _nnz(xp.Z2tZ1)):
-                self._cholmod = CholmodCriterion(Z.T @ Z, [b.nlevels for b in self.blocks],
-                                                 self.ZtX, self.Zty, self.XtX, self.Xty,
-                                                 self.yty, self.n, self.ldW)
+            Z = self.__dict__.get("Z")
+            if Z is not None and use_cholmod([(b.nlevels, b.p) for b in self.blocks]):
+                c = CholmodCriterion(Z.T @ Z, [b.nlevels for b in self.blocks], self.ZtX,
+                                     self.Zty, self.XtX, self.Xty, self.yty, self.n, self.ldW)
+                self._cholmod = c if cholmod_pays(c, self.q2) else None
         return self._cholmod
 
     def objective(self, theta: np.ndarray, REML: bool) -> float:
         """The criterion lme4 minimises: REML criterion or ML deviance (inf where undefined).
         Small problems take the dense augmented factor (:mod:`mlm_wrap.engines.dense`)."""
-        d = self.dense() or self.cholmod()
+        d = self.dense()
+        if d is None:
+            d = self.cholmod()
         if d is not None:
             with np.errstate(all="ignore"):
                 return d.criterion(np.asarray(theta, float), REML)
@@ -234,11 +236,6 @@ class LmmProblem(ReTerms):
             pw -= float(cb @ cb)
             logdet_RX = 2.0 * float(np.sum(np.log(np.diag(RX))))
         return profiled_criterion(logdet_L, logdet_RX, pw, self.n, self.p, REML, self.ldW)
-
-
-def _nnz(M) -> int:
-    """Non-zeros of a dense or sparse matrix."""
-    return int(M.nnz) if sp.issparse(M) else int(np.count_nonzero(M))
 
 
 __all__ = ["LmmProblem", "ReBlock", "Solution", "split_theta", "theta_lower", "theta_start"]

@@ -42,21 +42,21 @@ def lower_pattern(Zc: sp.csc_matrix, Z2tZ2: np.ndarray, sizes: list[int]) -> Low
     The pair products are laid out column by column (CSC, no sort), their rows found with a
     marker over the q2 x q2 positions (no ``np.unique`` of millions of keys)."""
     q2, q1 = Zc.shape
+    if not Zc.has_sorted_indices:
+        Zc = Zc.sorted_indices()
     indptr, indices, data = Zc.indptr, Zc.indices.astype(np.int64), Zc.data
     m = np.diff(indptr).astype(np.int64)
-    npair = m * (m + 1) // 2
-    start = np.concatenate([[0], np.cumsum(npair)])
-    total = int(start[-1])
-    key = np.empty(total, np.int64)
-    prod = np.empty(total)
+    start = np.concatenate([[0], np.cumsum(m * (m + 1) // 2)])
+    key = np.empty(int(start[-1]), np.int64)
+    prod = np.empty(int(start[-1]))
     for mm in np.unique(m[m > 0]):  # columns with mm non-zeros, vectorised together
         cj = np.flatnonzero(m == mm)
         idx = indptr[cj][:, None] + np.arange(mm)[None, :]
         R, V = indices[idx], data[idx]
-        low = R[:, :, None] >= R[:, None, :]  # within a column the row indices are distinct
-        k = start[cj][:, None] + np.arange(mm * (mm + 1) // 2)[None, :]
-        key[k.ravel()] = (R[:, :, None] * q2 + R[:, None, :])[low]
-        prod[k.ravel()] = (V[:, :, None] * V[:, None, :])[low]
+        a, b = np.tril_indices(mm)  # rows sorted within a column: a >= b is row_a >= row_b
+        k = (start[cj][:, None] + np.arange(len(a))[None, :]).ravel()
+        key[k] = (R[:, a] * q2 + R[:, b]).ravel()
+        prod[k] = (V[:, a] * V[:, b]).ravel()
     mark = np.zeros(q2 * q2, bool)
     mark[key] = True
     zl = np.tril(Z2tZ2)
