@@ -73,7 +73,7 @@ def main() -> None:
             sum(p.stat().st_size for p in path.glob("*.parquet"))
         t_write = time.perf_counter() - t0
         with LocalCluster(n_workers=2, threads_per_worker=1, memory_limit=args.limit,
-                          processes=True, dashboard_address=None) as cluster, \
+                          processes=True, dashboard_address=":0") as cluster, \
                 Client(cluster) as client:
             t0 = time.perf_counter()
             with warnings.catch_warnings():

@@ -104,6 +104,10 @@ def _values(part: pd.DataFrame, cd: ChunkedDesign, beta: np.ndarray, bper: list[
     return pd.Series(v, index=pr.index, dtype=float)
 
 
+#: partitions computed at a time when per-row values are gathered (LazyVector.partitions)
+BATCH = 16
+
+
 class LazyVector:
     """Per-row values of an out-of-core fit, computed chunk by chunk on request: ``.dask``
     is the dask Series, ``.compute()`` a pandas Series, ``.to_numpy()`` an array (8 bytes a
@@ -112,11 +116,20 @@ class LazyVector:
     def __init__(self, series, n: int, name: str):
         self.dask, self.n, self.name = series, n, name
 
+    def partitions(self, batch: int = BATCH):
+        """The partitions' values in order, computed ``batch`` partitions at a time and
+        gathered in this process (never concatenated on a worker, whose memory limit may
+        be below the whole vector's size)."""
+        import dask
+        parts = self.dask.to_delayed()
+        for i in range(0, len(parts), batch):
+            yield from dask.compute(*parts[i:i + batch])
+
     def compute(self) -> pd.Series:
-        return self.dask.compute().rename(self.name)
+        return pd.concat(list(self.partitions())).rename(self.name)
 
     def to_numpy(self) -> np.ndarray:
-        return self.compute().to_numpy()
+        return np.concatenate([p.to_numpy() for p in self.partitions()] or [np.zeros(0)])
 
     def dropna(self) -> "LazyVector":
         return LazyVector(self.dask.dropna(), self.n, self.name)

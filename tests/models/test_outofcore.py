@@ -3,6 +3,7 @@ the criterion at fixed theta (1e-8 relative), theta / beta / sigma / logLik (1e-
 summary printout, lazy fitted values and residuals; refusals with OutOfCoreError."""
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -60,6 +61,7 @@ CASES = [
     ("y ~ x + (1 | g)", {"weights": "w"}),
     ("y ~ x + (1 | g/f)", {"contrasts": {"f": "contr.sum"}}),
     ("y ~ x + x2 + f + (1 | g)", {}),
+    ("y ~ x + offset(log(w)) + (1 | g)", {"subset": "f != 'hi'", "offset": "w / 2"}),
 ]
 
 
@@ -96,6 +98,7 @@ def test_lazy_fitted_residuals_and_na_exclude(frame):
     nd = frame.dropna().head(7)
     np.testing.assert_allclose(m1.predict(nd), m0.predict(nd), rtol=1e-6)
     pd.testing.assert_frame_equal(mw.ranef(m1)["g"], mw.ranef(m0)["g"], rtol=1e-5, atol=1e-8)
+    assert str(mw.summary(m1, ddf="Satterthwaite")) == str(mw.summary(m0, ddf="Satterthwaite"))
     pd.testing.assert_frame_equal(mw.confint(m1, method="Wald"), mw.confint(m0, method="Wald"),
                                   rtol=1e-6)
 
@@ -126,7 +129,8 @@ def test_what_needs_the_rows_is_refused(frame):
     m = quiet("y ~ x + (1 | g)", dd.from_pandas(frame, npartitions=2))
     for fn in (lambda: mw.hatvalues(m), lambda: mw.refit(m, np.zeros(m.nobs())),
                lambda: mw.simulate(m, 1, seed=1), lambda: mw.model_matrix(m),
-               lambda: mw.summary(m, ddf="Kenward-Roger"), lambda: mw.na_action(m)):
+               lambda: mw.summary(m, ddf="Kenward-Roger"), lambda: mw.na_action(m),
+               lambda: mw.confint(m, method="profile"), lambda: pickle.dumps(m)):
         with pytest.raises(OutOfCoreError, match="out-of-core"):
             fn()
     with pytest.raises(OutOfCoreError, match="column name"):
@@ -140,7 +144,7 @@ def test_what_needs_the_rows_is_refused(frame):
 def test_distributed_local_cluster(frame):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster):
         m1 = quiet("y ~ x + (1 + x | g)", dd.from_pandas(frame, npartitions=4))
     m0 = quiet("y ~ x + (1 + x | g)", frame)
     check_same(m0, m1, [m0.theta])
