@@ -54,7 +54,10 @@ def as_dask(data):
         paths = [str(p) for p in (data if isinstance(data, (list, tuple)) else [data])]
         missing = [p for p in paths if not Path(p).exists()]
         if missing:
-            raise DataError(f"no such parquet file or directory: {missing[0]!r}")
+            kind = type(data if len(paths) == 1 else data[0]).__name__
+            raise DataError(f"data {missing[0]!r} (a {kind}) is read as a parquet path, and there "
+                            "is no such file or directory; data must be a DataFrame, a dask "
+                            "DataFrame or parquet path(s)")
         try:
             return dd.read_parquet(paths if len(paths) > 1 else paths[0])
         except Exception as e:  # pyarrow's own message, in our error
