@@ -225,12 +225,14 @@ class LmmProblem(ReTerms):
         without forming beta, u or any n-vector (what :meth:`solve` adds for the results)."""
         Ts = self.factors(theta)
         L = factor(self, Ts, self.xp, reuse=True)
-        cu = L.solve_L(self.lam_t(Ts, self.Zty))
+        # cu and RZX from one solve with 1 + p right-hand sides (L22 read once)
+        W = L.solve_L(self.lam_t(Ts, np.column_stack([self.Zty, self.ZtX])))
+        cu = W[:, 0]
         logdet_L = L.logdet()
         pw = self.yty - float(cu @ cu)
         logdet_RX = 0.0
         if self.p:
-            RZX = L.solve_L(self.lam_t(Ts, self.ZtX))
+            RZX = W[:, 1:]
             RX = chol(self.XtX - RZX.T @ RZX)
             cb = sla.solve_triangular(RX, self.Xty - RZX.T @ cu, lower=True, check_finite=False)
             pw -= float(cb @ cb)
