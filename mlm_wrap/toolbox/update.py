@@ -148,12 +148,17 @@ def update(m, formula: str | None = None, *, data: pd.DataFrame | None = None, *
             if not glmm and m.design.offset is not None and "offset(" not in m.formula:
                 kw["offset"] = np.asarray(m.design.offset)  # lmer's offset= given as values
     else:
+        given = getattr(m, "call_args", None) or {}
         for arg in ("weights", "subset", "offset"):  # R re-evaluates the call's expressions
-            v = getattr(m, f"{arg}_arg", None)
-            if isinstance(v, str) and arg not in changes:
+            if arg in changes:
+                continue
+            v = given.get(arg, getattr(m, f"{arg}_arg", None))
+            if isinstance(v, str):
                 kw[arg] = v
-            elif arg == "weights" and arg not in changes and not glmm and \
-                    m.design.weights is not None and not isinstance(v, str):
+            elif v is not None and v is not False:
+                raise DataError(f"update(): the model's {arg} were given as values, which do "
+                                f"not carry over to new data; pass {arg}= too")
+            elif arg == "weights" and not glmm and m.design.weights is not None:
                 raise DataError("update(): the model's weights were given as values, which "
                                 "do not carry over to new data; pass weights= too")
     kw.update(changes)

@@ -156,3 +156,19 @@ def test_update_control_reuses_the_design_and_equals_a_fresh_fit():
         np.testing.assert_array_equal(a.theta, b.theta)
         assert float(mw.logLik(a)) == float(mw.logLik(b))
         assert a.call_args["subset"] == "Days > 0" and a.control.optimizer == opt
+
+
+def test_update_new_data_refuses_arguments_given_as_values():
+    """update(m, data=) re-evaluates the call's expressions (R); weights or offsets given as
+    values cannot carry over to new rows, for glmer fits as for lmer fits: an error, never a
+    silent refit without them."""
+    cb = load("cbpp")
+    g = mw.glmer("incidence / size ~ period + (1 | herd)", cb, family="binomial",
+                 weights=cb["size"].to_numpy(float))
+    with pytest.raises(DataError, match="weights"):
+        update(g, data=cb)
+    np.testing.assert_allclose(update(g, data=cb, weights="size").fixef(), g.fixef(), rtol=1e-8)
+    d = load("sleepstudy")
+    m = mw.lmer(F, d, offset=np.full(len(d), 2.0))
+    with pytest.raises(DataError, match="offset"):
+        update(m, data=d)
