@@ -46,10 +46,12 @@ from mlm_wrap.errors import (
     DataError,
     MixedModelMessage,
     ModelError,
+    OutOfCoreError,
     SingularFitWarning,
 )
 from mlm_wrap.models.families import _is_gaussian_identity, as_family
 from mlm_wrap.models.lmer import LmerMod, lmer
+from mlm_wrap.models.outofcore import is_out_of_core
 from mlm_wrap.models.loglik import LogLik, make_unique
 from mlm_wrap.models.response import (
     _YCOL,
@@ -98,6 +100,11 @@ def glmer(formula: str, data: pd.DataFrame, family="binomial", weights=None, nAG
     if na_action not in ("na.omit", "na.fail"):
         raise NotImplementedError(f"glmer(na_action={na_action!r}): 'na.omit' and 'na.fail' are "
                                   "available for glmer fits")
+    if is_out_of_core(data):
+        raise OutOfCoreError("glmer() needs the data in memory: out-of-core fits (a dask "
+                             "DataFrame or parquet path(s)) are lmer()'s only (PIRLS would take "
+                             "a pass over the data per iteration); pass a pandas DataFrame, "
+                             "e.g. data.compute() when it fits in memory")
     fam = as_family(family)
     if isinstance(nAGQ, bool) or not isinstance(nAGQ, (int, np.integer)) or not 0 <= nAGQ <= 25:
         raise ValueError(f"nAGQ must be an integer from 0 to 25, not {nAGQ!r}")

@@ -148,3 +148,9 @@ def test_distributed_local_cluster(frame):
         m1 = quiet("y ~ x + (1 + x | g)", dd.from_pandas(frame, npartitions=4))
     m0 = quiet("y ~ x + (1 + x | g)", frame)
     check_same(m0, m1, [m0.theta])
+
+
+def test_glmer_is_not_out_of_core(frame):
+    with pytest.raises(OutOfCoreError, match="glmer"):
+        mw.glmer("f == 'hi' ~ x + (1 | g)", dd.from_pandas(frame, npartitions=2),
+                 family="binomial")
