@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mlm_wrap.engines.crossprod import CrossprodProblem
 from mlm_wrap.engines.optimize import _fd_hessian
-from mlm_wrap.errors import ConvergenceWarning, ModelError, caught_warnings
+from mlm_wrap.errors import ConvergenceWarning, ModelError, OutOfCoreError, caught_warnings
 from mlm_wrap.inference.anova import _refit_theta, refit
 from mlm_wrap.inference.parallel import run_tasks, spawn_seeds
 from mlm_wrap.inference.params import _pct_labels, _sdcor, _which, varpar_names
@@ -252,6 +253,10 @@ def bootMer(m: LmerMod, nsim: int = 500, seed=None, FUN: Callable[[LmerMod], Seq
     nsim = int(nsim)
     if nsim < 1:
         raise ValueError("nsim must be a positive integer")
+    if isinstance(getattr(m, "_problem", None), CrossprodProblem):
+        raise OutOfCoreError("bootMer() simulates every row and refits: an out-of-core fit "
+                             "keeps only cross-products; fit the model in memory "
+                             "(lmer(formula, data=pandas_frame)) to bootstrap it")
     seeds, entropy = spawn_seeds(seed, nsim)
     glmm = is_glmm(m)
     if FUN is None:

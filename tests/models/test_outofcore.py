@@ -130,7 +130,8 @@ def test_what_needs_the_rows_is_refused(frame):
     for fn in (lambda: mw.hatvalues(m), lambda: mw.refit(m, np.zeros(m.nobs())),
                lambda: mw.simulate(m, 1, seed=1), lambda: mw.model_matrix(m),
                lambda: mw.summary(m, ddf="Kenward-Roger"), lambda: mw.na_action(m),
-               lambda: mw.confint(m, method="profile"), lambda: pickle.dumps(m)):
+               lambda: mw.confint(m, method="profile"), lambda: pickle.dumps(m),
+               lambda: mw.bootMer(m, 2, seed=1, progress=False)):
         with pytest.raises(OutOfCoreError, match="out-of-core"):
             fn()
     with pytest.raises(OutOfCoreError, match="column name"):
