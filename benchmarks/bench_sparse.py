@@ -7,6 +7,12 @@ never time themselves.  Prints a markdown table (benchmarks/SPARSE.md).
 
     python benchmarks/bench_sparse.py                    # every shape
     python benchmarks/bench_sparse.py --only crossed     # names containing a substring
+    python benchmarks/bench_sparse.py --fits 5           # the grid's sparse points: whole fits
+
+``--fits``: the grid's InstEval and crossed 1000 x 500 points (the grid's cached CSVs), the
+median process CPU time of whole ``lmer()`` fits and of the criterion at the fitted theta (31
+calls): CPU time, because the shared machine's load inflates wall time.  Run it with
+``PYTHONPATH`` at another checkout for a before/after.
 """
 from __future__ import annotations
 
@@ -107,6 +113,38 @@ def measure(label: str, formula: str, data: pd.DataFrame, REML: bool = True) -> 
     return row
 
 
+GRID_POINTS = [("InstEval (ML)", "InstEval", "y ~ service + (1 | s) + (1 | d) + (1 | dept)", False),
+               ("crossed 1000 x 500, n 1e4", "crossed_10000_1000_500", CROSSED, True),
+               ("crossed 1000 x 500, n 1e5", "crossed_100000_1000_500", CROSSED, True)]
+
+
+def fits(nfit: int) -> None:
+    """Whole fits and per-evaluation CPU time on the grid's sparse points."""
+    import mlm_wrap as mw
+    print("| point | mode | per evaluation (CPU ms) | fit (CPU s) | BOBYQA | logLik |")
+    print("|---|---|---|---|---|---|")
+    for label, data, formula, REML in GRID_POINTS:
+        csv, meta = CACHE / f"{data}.csv", CACHE / f"{data}.factors.json"
+        if not csv.exists():
+            print(f"| {label} | (no {csv}: run bench_grid.py once) |")
+            continue
+        df = pd.read_csv(csv, dtype={c: str for c in json.loads(meta.read_text())})
+        ts = []
+        for _ in range(nfit):
+            t = time.process_time()
+            m = mw.lmer(formula, df, REML=REML)
+            ts.append(time.process_time() - t)
+        pb, th = m._problem, m.theta
+        pb.objective(th, REML)
+        ev = []
+        for _ in range(31):
+            t = time.process_time()
+            pb.objective(th, REML)
+            ev.append(time.process_time() - t)
+        print(f"| {label} | {pb.mode} | {1e3 * np.median(ev):.3g} | {np.median(ts):.3g} | "
+              f"{m.optinfo.messages[0]} | {float(m.logLik()):.10f} |", flush=True)
+
+
 def table(rows: list[dict]) -> str:
     ms = lambda v: "n/a" if not np.isfinite(v) else f"{1e3 * v:.3g}"
     out = ["| shape | q1 | q2 | nnz(Z2'Z1) | blocked mode | blocked (ms) | CHOLMOD simplicial (ms) "
@@ -125,8 +163,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", default="", help="names containing this substring")
     ap.add_argument("--json", type=Path, help="also save the raw rows here")
+    ap.add_argument("--fits", type=int, default=0, help="whole fits of the grid's sparse points")
     args = ap.parse_args()
     rows = []
+    if args.fits:
+        with single_threaded_blas():
+            fits(args.fits)
+        return
     with single_threaded_blas():
         if "insteval".startswith(args.only.lower()) or args.only.lower() in "insteval (ml)":
             df = insteval()

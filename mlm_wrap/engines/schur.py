@@ -59,15 +59,20 @@ def lower_pattern(Zc: sp.csc_matrix, Z2tZ2: np.ndarray, sizes: list[int]) -> Low
         prod[k] = (V[:, a] * V[:, b]).ravel()
     mark = np.zeros(q2 * q2, bool)
     mark[key] = True
-    zl = np.tril(Z2tZ2)
-    mark[np.flatnonzero(zl)] = True
+    zr, zc = np.nonzero(Z2tZ2)
+    low = zr >= zc
+    mark[zr[low] * q2 + zc[low]] = True
     mark[np.arange(q2) * (q2 + 1)] = True
     pos = np.flatnonzero(mark)
-    rank = np.cumsum(mark, dtype=np.int64) - 1  # position -> its index among pos
+    rank = np.cumsum(mark, dtype=np.int32)  # position -> its index among pos (+1)
+    rank -= 1
     del mark
-    rows = rank[key].astype(np.int32)
-    del rank
-    pmat = sp.csc_matrix((prod, rows, start), shape=(len(pos), q1)).tocsr()
+    rows = rank[key]
+    del key, rank  # the temporaries go before the CSR copy is made (peak memory)
+    csc = sp.csc_matrix((prod, rows, start), shape=(len(pos), q1))
+    del prod, rows
+    pmat = csc.tocsr()
+    del csc
     term = np.repeat(np.arange(len(sizes)), sizes)
     r, c = np.divmod(pos, q2)
     return LowerPattern(pos=pos, pmat=pmat, z=Z2tZ2.ravel()[pos],
