@@ -130,6 +130,25 @@ class CholmodCriterion:
             raise np.linalg.LinAlgError(str(e)) from None
         return self.factor, lam[self.term]
 
+    def solve(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+        """What :meth:`LmmProblem.solve` needs of the factor at ``theta``: the spherical
+        random effects ``u = A^-1 (r - R beta)``, ``beta``, ``RX'RX = X'X - R'A^-1 R``,
+        ``log|L|^2`` and ``log|RX|^2`` (LinAlgError where A or RX'RX is not positive
+        definite)."""
+        F, d = self.numeric(theta)
+        rhs = d[:, None] * self.rhs
+        sol = F(rhs)
+        g = rhs.T @ sol
+        if self.p:
+            RXtRX = self.XtX - g[1:, 1:]
+            RX = sla.cholesky(RXtRX, lower=True, check_finite=False)
+            beta = sla.cho_solve((RX, True), self.Xty - g[1:, 0], check_finite=False)
+            logdet_RX = 2.0 * float(np.sum(np.log(np.diag(RX))))
+        else:
+            RXtRX, beta, logdet_RX = np.zeros((0, 0)), np.zeros(0), 0.0
+        u = sol[:, 0] - sol[:, 1:] @ beta
+        return u, beta, RXtRX, float(F.logdet()), logdet_RX
+
     def flops(self) -> float:
         """The numeric factorisation's flop count, ``sum_j c_j^2`` over the column counts
         of L (structural: from one factorisation at theta = 1, counted once)."""

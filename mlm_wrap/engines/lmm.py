@@ -141,23 +141,27 @@ class LmmProblem(ReTerms):
         if not self.blocks:
             raise ValueError("a mixed model needs at least one random-effects term")
         Ts = self.factors(theta)
-        L = factor(self, Ts, self.xp)
-        cu = L.solve_L(self.lam_t(Ts, self.Zty))
-        RZX = L.solve_L(self.lam_t(Ts, self.ZtX)) if p else np.zeros((self.q, 0))
-        RXtRX = self.XtX - RZX.T @ RZX
-        if p:
-            RX = chol(RXtRX)
-            beta = sla.cho_solve((RX, True), self.Xty - RZX.T @ cu)
-            logdet_RX = 2.0 * float(np.sum(np.log(np.diag(RX))))
+        sparse = None if full else self.cholmod()  # the conditional variances: blocked
+        if sparse is not None:  # CHOLMOD's factor (engines/cholmod.py): no dense q2 x q2 block
+            u, beta, RXtRX, logdet_L, logdet_RX = sparse.solve(theta)
         else:
-            beta, logdet_RX = np.zeros(0), 0.0
-        u = L.solve_Lt(cu - RZX @ beta)
+            L = factor(self, Ts, self.xp)
+            cu = L.solve_L(self.lam_t(Ts, self.Zty))
+            RZX = L.solve_L(self.lam_t(Ts, self.ZtX)) if p else np.zeros((self.q, 0))
+            RXtRX = self.XtX - RZX.T @ RZX
+            if p:
+                RX = chol(RXtRX)
+                beta = sla.cho_solve((RX, True), self.Xty - RZX.T @ cu)
+                logdet_RX = 2.0 * float(np.sum(np.log(np.diag(RX))))
+            else:
+                beta, logdet_RX = np.zeros(0), 0.0
+            u = L.solve_Lt(cu - RZX @ beta)
+            logdet_L = L.logdet()
         b = self.lam(Ts, u)
         work = self.X @ beta + self.Z @ b
         resid = self.y - work
         fitted = work / self.sw + self.offset
         pwrss = float(resid @ resid + u @ u)
-        logdet_L = L.logdet()
         dev_ml = profiled_criterion(logdet_L, 0.0, pwrss, n, p, False, self.ldW)
         nmp = n - p
         reml = profiled_criterion(logdet_L, logdet_RX, pwrss, n, p, True, self.ldW)

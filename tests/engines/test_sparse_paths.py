@@ -105,6 +105,14 @@ def test_cholmod_chosen_by_its_rule_fits_as_the_blocked_factor(monkeypatch):
     blocked._cholmod = None
     th = m.theta
     assert new.objective(th, True) == pytest.approx(blocked.objective(th, True), rel=1e-12)
+    # solve() (the results) through CHOLMOD too, the conditional variances blocked
+    a, b = pb.solve(th), blocked.with_response(pb.y).solve(th)
+    for name in ("beta", "u", "b", "fitted"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-8, atol=1e-10)
+    for name in ("pwrss", "logdet_L", "logdet_RX", "reml_crit", "deviance_ml"):
+        assert getattr(a, name) == pytest.approx(getattr(b, name), rel=1e-11)
+    np.testing.assert_allclose(a.RXtRX, b.RXtRX, rtol=1e-10)
+    assert "condvar_rel" in pb.solve(th, full=True).extras
     back = pickle.loads(pickle.dumps(pb))
     assert "_cholmod" not in back.__dict__ and back.objective(th, True) == pytest.approx(
         pb.objective(th, True), rel=1e-12)
