@@ -4,8 +4,8 @@ sparse crossed designs.
 The blocked factor of :mod:`mlm_wrap.engines.cholesky` factors everything after the first
 term as one dense ``q2 x q2`` block: ``q2^3 / 3`` flops an evaluation, whatever the block's
 sparsity.  For crossed designs with thousands of levels in the second term that block is
-mostly zeros, and a supernodal sparse Cholesky with a fill-reducing ordering (what lme4
-itself does, through Eigen's CHOLMOD-like ``SimplicialLLT``) costs a fraction of it.
+mostly zeros, and a sparse Cholesky with a fill-reducing ordering (what lme4 itself does,
+with the Matrix package's CHOLMOD) can cost a fraction of it.
 
 Here, as in lme4: the sparsity pattern of ``A = Lambda'Z'Z Lambda + I`` and its symbolic
 factorisation (CHOLMOD's fill-reducing ordering, AMD or METIS) are computed once per
@@ -48,7 +48,9 @@ CHOLMOD_MIN_Q2 = 2000
 #: CHOLMOD is chosen where its flops (sum of L's squared column counts, its fill-reducing
 #: ordering) times this ratio are under the blocked factor's dense q2^3 / 3: what a CHOLMOD
 #: flop costs against one of LAPACK's dense Cholesky here (CHOLMOD on Debian's reference
-#: BLAS: 1-2.5 GFlop/s, against ~30 for scipy's OpenBLAS; benchmarks/SPARSE.md)
+#: BLAS: 1-5 GFlop/s, the dense block on scipy's OpenBLAS ~50; measured ratio 11-13,
+#: benchmarks/SPARSE.md).  The count needs one numeric factorisation at theta = 1 (no
+#: symbolic counts in scikit-sparse): about 4-5 blocked evaluations where it is then refused
 CHOLMOD_FLOP_RATIO = 15.0
 
 #: CHOLMOD's algorithm ("auto": supernodal where its flops per non-zero are high)
