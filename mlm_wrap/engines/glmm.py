@@ -116,11 +116,25 @@ class NewtonResult:
     hessian_at: np.ndarray | None
 
 
+
+
+
+
+
+
 def _newton(f, x0: np.ndarray, lower: np.ndarray, delta: float = 1e-4, maxit: int = 100,
-            xtol: float = 1e-7) -> NewtonResult:
+            xtol: float = 1e-7, H0: np.ndarray | None = None,
+            chord_rel: float = 3e-2) -> NewtonResult:
     """Minimise ``f`` by modified Newton steps on lme4's finite-difference derivatives
     (``deriv12``), with a backtracking line search; once the steps are small the Hessian
-    is kept and only the gradient recomputed (2k instead of 2k^2 evaluations).
+    is kept and only the gradient recomputed (2k instead of 2k^2 evaluations).  ``H0``: a
+    Hessian to start from instead of ``deriv12`` (a refit starts from the fit's own), then
+    corrected by BFGS updates from the gradients' changes (a fresh fit keeps lme4's
+    finite-difference Hessians: its optimum, and R's printed digits, stay as they were).
+    ``chord_rel``:
+    the relative step below which a full step keeps the Hessian (stage 2 keeps it from
+    larger steps: its start is stage 1's optimum); after six kept-Hessian steps ``deriv12``
+    is taken afresh.
 
     The deviance is even in each column of a relative covariance factor (``T`` and ``T``
     with a column's sign flipped give the same ``TT'``), so theta is searched without
@@ -135,7 +149,12 @@ def _newton(f, x0: np.ndarray, lower: np.ndarray, delta: float = 1e-4, maxit: in
     bounded = np.isfinite(lower)
     fixed = np.zeros(len(x), bool)
     H = H_at = H_free = None
-    chord = False
+    chord = exact = False
+    kept = 0
+    prev = None  # (x, g) of the last gradient, for the BFGS update of a kept Hessian
+    bfgs = H0 is not None and H0.shape == (len(x), len(x)) and bool(np.all(np.isfinite(H0)))
+    if bfgs:
+        H, H_free, chord = np.array(H0, float), np.arange(len(x)), True
     it = 0
     for it in range(1, maxit + 1):
         free = np.flatnonzero(~fixed)
@@ -149,9 +168,13 @@ def _newton(f, x0: np.ndarray, lower: np.ndarray, delta: float = 1e-4, maxit: in
 
         if chord and H_free is not None and np.array_equal(H_free, free):
             g = _central_gradient(fsub, x[free], delta)
+            if bfgs and prev is not None and len(prev[0]) == len(free):
+                H = _bfgs_update(H, x[free] - prev[0], g - prev[1])
+                exact = False
         else:
             g, H = deriv12(fsub, x[free], delta, fx=fx)
-            H_at, H_free = x.copy(), free.copy()
+            H_at, H_free, exact = x.copy(), free.copy(), True
+        prev = (x[free].copy(), g.copy())
         if not (np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
             raise PirlsError("non-finite derivatives of the deviance")
         lam, V = np.linalg.eigh((H + H.T) / 2)
@@ -189,7 +212,8 @@ def _newton(f, x0: np.ndarray, lower: np.ndarray, delta: float = 1e-4, maxit: in
             break
         if decrease < 1e-12 * max(1.0, abs(fx)) and rel * t < 1e-5:
             break
-        chord = t == 1.0 and rel < 3e-2
+        kept = kept + 1 if chord else 0
+        chord = t == 1.0 and rel < chord_rel and kept < 6
         near = bounded & ~fixed & (np.abs(x) < 1e-5)
         for i in np.flatnonzero(near):
             cand = x.copy()
@@ -200,8 +224,19 @@ def _newton(f, x0: np.ndarray, lower: np.ndarray, delta: float = 1e-4, maxit: in
             if fc <= fx and f(away) >= fc:  # on the bound, and the bound is a minimum there
                 x, fx, fixed[i] = cand, fc, True
                 chord = False
-    full = H is not None and H_free is not None and len(H_free) == len(x)
+    full = exact and H is not None and H_free is not None and len(H_free) == len(x)
     return NewtonResult(x, fx, it, H if full else None, H_at if full else None)
+
+
+def _bfgs_update(H: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """BFGS's correction of the Hessian approximation ``H`` by a step ``s`` and the
+    gradient's change ``y`` (skipped where the curvature condition ``s'y > 0`` fails)."""
+    sy = float(s @ y)
+    Hs = H @ s
+    sHs = float(s @ Hs)
+    if not (sy > 1e-10 * np.linalg.norm(s) * np.linalg.norm(y) and sHs > 0):
+        return H
+    return H + np.outer(y, y) / sy - np.outer(Hs, Hs) / sHs
 
 
 def _canonical_theta(problem: GlmmProblem, theta: np.ndarray) -> np.ndarray:
@@ -217,12 +252,12 @@ def _canonical_theta(problem: GlmmProblem, theta: np.ndarray) -> np.ndarray:
     return np.asarray(out, float)
 
 
-def _minimise(f, x0: np.ndarray, lower: np.ndarray, problem: GlmmProblem):
+def _minimise(f, x0: np.ndarray, lower: np.ndarray, problem: GlmmProblem, **newton_kw):
     """Newton first; a derivative-free bounded search if Newton fails.  Returns the
     optimum, the deviance there and the Newton result (for its last Hessian)."""
     nth = problem.ntheta
     try:
-        res = _newton(f, x0, lower)
+        res = _newton(f, x0, lower, **newton_kw)
         x = res.x.copy()
         x[:nth] = _canonical_theta(problem, x[:nth])
         if not np.array_equal(x, res.x):
@@ -324,11 +359,12 @@ def fit_glmm(problem: GlmmProblem, nAGQ: int = 1) -> tuple[GlmerFitInfo, PirlsSt
 
 
 def refit_glmm(problem: GlmmProblem, nAGQ: int, par0: np.ndarray,
-               eta_prev: np.ndarray) -> tuple[GlmerFitInfo, PirlsState]:
+               eta_prev: np.ndarray, H0: np.ndarray | None = None) -> tuple[GlmerFitInfo, PirlsState]:
     """lme4's ``refit`` of a GLMM (``nAGQ >= 1``) on a changed response model (glmer.nb's
     ``refitNB``: a new theta of the family): PIRLS for ``u`` at the previous ``(theta,
     beta)`` from the previous linear predictor gives ``lp0``; then stage 2 alone from
-    the previous optimum ``par0``."""
+    the previous optimum ``par0`` (Newton from the previous fit's Hessian ``H0`` when
+    given: no finite-difference Hessian at the start)."""
     t0 = time.perf_counter()
     nth = problem.ntheta
     par0 = np.asarray(par0, float)
@@ -342,16 +378,17 @@ def refit_glmm(problem: GlmmProblem, nAGQ: int, par0: np.ndarray,
         # nothing to start from (a bootstrap response far from the fit): fail now rather
         # than after a derivative-free search through infinite deviances
         raise ModelError("the deviance is not finite at the previous fit's estimates")
-    return _stage2(problem, nAGQ, dev, par0, par0[:nth], float("nan"), lp0, t0, 0)
+    return _stage2(problem, nAGQ, dev, par0, par0[:nth], float("nan"), lp0, t0, 0, H0=H0)
 
 
 def _stage2(problem: GlmmProblem, nAGQ: int, dev: "_Devfun", x0: np.ndarray, th1, f1, lp0,
-            t0: float, feval0: int) -> tuple[GlmerFitInfo, PirlsState]:
+            t0: float, feval0: int, H0: np.ndarray | None = None) -> tuple[GlmerFitInfo, PirlsState]:
     """glmer's second stage from ``x0 = (theta, beta)``: the optimum, lme4's derivatives
     and convergence checks."""
     nth = problem.ntheta
     lower = np.r_[problem.lower, np.full(problem.p, -np.inf)]
-    par, fval, res = _minimise(dev, x0, lower, problem)
+    par, fval, res = _minimise(dev, x0, lower, problem, H0=H0,
+                               chord_rel=0.3 if H0 is not None else 3e-2)
     par2, fval = _check_boundary(dev, par, fval, lower, nth)
     if (res is not None and res.hessian is not None and np.array_equal(par2, par)
             and np.max(np.abs(par - res.hessian_at) / (1.0 + np.abs(par))) < 1e-6):

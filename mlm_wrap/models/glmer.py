@@ -207,7 +207,8 @@ def refit_glmer(prev: "GlmerMod", newresp=None, family: Family | None = None,
             if prev.nAGQ == 0:
                 info, state = fit_glmm(pb, 0)
             else:
-                info, state = refit_glmm(pb, prev.nAGQ, par0, prev._state.eta)
+                info, state = refit_glmm(pb, prev.nAGQ, par0, prev._state.eta,
+                                         H0=getattr(prev.optinfo, "hessian", None))
         except PirlsError as e:
             raise ModelError(str(e)) from None
     m = GlmerMod(prev.design, pb, info, state, fam, SimpleNamespace(kind=prev.response_kind),
