@@ -196,7 +196,9 @@ def _fit_lme4(plan: Plan, problem: LmmProblem, start: np.ndarray, maxfun: int | 
             messages.append(f"lme4's point failed lme4's gradient check ({max_grad:.3g}): "
                             f"polished ({fx - f2:.3g} lower criterion)")
             x, fx, polished = x2, f2, True
-            ok, max_grad = check_conv(f, x, fx, lo, CONV_TOL)
+        # the check of the point reported (the Newton steps may already have reached the
+        # optimum BOBYQA stopped short of, where the polish finds nothing lower)
+        ok, max_grad = check_conv(f, x, fx, lo, CONV_TOL)
     return FitInfo(engine=plan.engine, criterion=float(fx), theta=np.asarray(x, float),
                    polished=polished, max_grad=max_grad, converged=ok,
                    seconds=time.perf_counter() - t0, messages=messages)
