@@ -27,6 +27,8 @@ rebuilt at the working weights at every PIRLS iteration; ``Z`` products go throu
 """
 from __future__ import annotations
 
+import copy
+
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -343,6 +345,16 @@ class GlmmProblem(ReTerms):
         self._aic_c = family.aic_const(self.y, self.n_trials, self.wt)
         self.single_scalar = len(self.blocks) == 1 and self.blocks[0].p == 1
         self._products()
+
+    def with_response(self, y: np.ndarray, family: Family | None = None) -> "GlmmProblem":
+        """The same model for a new response (or family: glmer.nb's new theta): X, the
+        terms, their column products and the cross-products' sparsity pattern (``_triples``)
+        are shared; only the family's data constants are recomputed (lme4's ``refit``)."""
+        new = copy.copy(self)
+        new.y = np.asarray(y, float)
+        new.family = self.family if family is None else family
+        new._aic_c = new.family.aic_const(new.y, new.n_trials, new.wt)
+        return new
 
     def _products(self) -> None:
         """Products of term columns, and linear indices of level pairs, for the

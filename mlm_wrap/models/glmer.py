@@ -200,7 +200,7 @@ def refit_glmer(prev: "GlmerMod", newresp=None, family: Family | None = None,
                          "observations")
     if not np.all(np.isfinite(y)):
         raise ModelError("newresp has missing or infinite values")
-    pb = GlmmProblem(old.X, old.blocks, y, old.wt, old.offset, old.n_trials, fam)
+    pb = old.with_response(y, fam)
     par0 = np.r_[np.asarray(prev.theta, float), np.asarray(prev._sol.beta, float)]
     with single_threaded_blas():
         try:
