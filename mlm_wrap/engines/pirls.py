@@ -28,7 +28,6 @@ rebuilt at the working weights at every PIRLS iteration; ``Z`` products go throu
 from __future__ import annotations
 
 import copy
-
 from dataclasses import dataclass
 from types import SimpleNamespace
 
