@@ -47,8 +47,8 @@ class Crossprods:
 #: the batched block-diagonal form is cheaper) and several terms (benchmarks/bench_dense.py)
 DENSE_MAX_ONE_TERM = 64
 DENSE_MAX = 200
-#: one term of one or two columns: the block-diagonal form above this q + p + 1, for X up to
-#: this many columns (benchmarks/bench_dense.py)
+#: one term of one or two columns: the block-diagonal form above this q + p + 1 (twice it
+#: for two columns), for X up to this many columns (benchmarks/bench_dense.py)
 BLOCK_DIAG_MIN = 24
 BLOCK_DIAG_MAX_P = 40
 #: largest stack of per-level outer products BlockDiagCriterion keeps (doubles, ~32 MB)
@@ -74,11 +74,12 @@ def profiled_criterion(logdet_L: float, logdet_RX: float, pwrss: float, n: int, 
 def use_block_diag(p1: int, q: int, p: int) -> bool:
     """Whether one term of ``p1`` columns takes :class:`BlockDiagCriterion` before the dense
     forms: with one or two columns its per-level outer products make it the cheapest from
-    about 30 random effects (8-17 us an evaluation against 15-27 for the dense system, and
-    ProfiledX's 32 with 20 fixed effects), while X is narrow enough for its (p + 1)^2 columns
-    per level (``benchmarks/bench_dense.py``)."""
+    about 24 random effects for one column and 48 for two (8-17 us an evaluation against
+    15-27 for the dense system, and ProfiledX's 32 with 20 fixed effects), while X is narrow
+    enough for its (p + 1)^2 columns per level (``benchmarks/bench_dense.py``)."""
     outer = (q // max(p1, 1)) * (1 if p1 == 1 else 3) * (p + 1) ** 2 <= OUTER_MAX
-    return p1 <= 2 and q + p + 1 > BLOCK_DIAG_MIN and p <= BLOCK_DIAG_MAX_P and outer
+    return (p1 <= 2 and q + p + 1 > BLOCK_DIAG_MIN * p1 and p <= BLOCK_DIAG_MAX_P
+            and outer)
 
 
 def use_dense(q: int, p: int, nterms: int = 2) -> bool:
@@ -429,6 +430,23 @@ class BlockDiagCriterion:
         logdet_RX = 2.0 * float(np.log(d[:-1]).sum()) if REML else 0.0
         return profiled_criterion(logdet_L, logdet_RX, float(d[-1] * d[-1]), self.n, self.p,
                                   REML, self.ldW)
+
+
+class DiagPairCriterion:
+    """Two scalar terms on one grouping factor (``(x || g)``, ``(1 | g) + (0 + x | g)``): the
+    criterion of one two-column term whose T is diagonal (the order of the random effects
+    changes neither ``|A|`` nor the pwrss), so :class:`BlockDiagCriterion`'s outer form
+    serves it with theta ``(a, b)`` read as ``(a, 0, b)``."""
+
+    def __init__(self, inner: BlockDiagCriterion):
+        self.inner = inner
+
+    def criterion(self, theta: np.ndarray, REML: bool) -> float:
+        t = np.asarray(theta, float)
+        return self.inner.criterion(np.array([t[0], 0.0, t[1]]), REML)
+
+    def with_response(self, y: np.ndarray, Xty: np.ndarray, yty: float) -> "DiagPairCriterion":
+        return DiagPairCriterion(self.inner.with_response(y, Xty, yty))
 
 
 def _residual_response(X: np.ndarray, XtX: np.ndarray, Xty: np.ndarray, y: np.ndarray):

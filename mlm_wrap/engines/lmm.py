@@ -41,6 +41,7 @@ from mlm_wrap.engines.dense import (
     BlockDiagCriterion,
     Crossprods,
     DenseCriterion,
+    DiagPairCriterion,
     ProfiledXCriterion,
     use_block_diag,
     use_dense,
@@ -116,7 +117,7 @@ class LmmProblem(ReTerms):
         if c is not None:  # the symbolic factor shared, its numbers this problem's own
             new._cholmod = c.with_response(new.Zty, new.Xty, new.yty)
         d = self.__dict__.get("_dense")
-        if isinstance(d, BlockDiagCriterion):
+        if isinstance(d, (BlockDiagCriterion, DiagPairCriterion)):
             new._dense = d.with_response(new.y, new.Xty, new.yty)
         elif d is not None:
             new._dense = d.with_response(np.r_[new.Zty, new.Xty, new.yty])
@@ -180,18 +181,24 @@ class LmmProblem(ReTerms):
         if "_dense" not in self.__dict__:
             terms = [(int(o), b.nlevels, b.p) for o, b in zip(self.offsets, self.blocks)]
             self._dense = None
-            k = len(self.blocks)
-            kind = (None if not k or (k == 1 and use_block_diag(self.blocks[0].p, self.q, self.p))
+            k, bl = len(self.blocks), self.blocks
+            # two scalar terms on one factor ((x || g)): one two-column term, T diagonal
+            pair = (k == 2 and bl[0].p == bl[1].p == 1 and bl[0].nlevels == bl[1].nlevels
+                    and use_block_diag(2, self.q, self.p)
+                    and np.array_equal(bl[0].codes, bl[1].codes))
+            kind = (None if not k or pair or (k == 1 and use_block_diag(bl[0].p, self.q, self.p))
                     else ProfiledXCriterion if use_profiled_x(self.q, self.p) else
                     DenseCriterion if use_dense(self.q, self.p, k) else None)
             if kind is not None:
                 xp = Crossprods(np.asarray((self.Z.T @ self.Z).toarray()), self.ZtX, self.Zty,
                                 self.XtX, self.Xty, self.yty, self.n)
                 self._dense = kind(xp, terms, self.ldW)
-            elif k == 1:  # one term: block-diagonal A, batched (dense.BlockDiagCriterion)
-                b = self.blocks[0]
-                self._dense = BlockDiagCriterion(b.codes, b.Xt, b.nlevels, self.X, self.y,
-                                                 self.XtX, self.Xty, self.yty, self.ldW)
+            elif k == 1 or pair:  # block-diagonal A, batched (dense.BlockDiagCriterion)
+                b = bl[0]
+                Xt = b.Xt if k == 1 else np.column_stack([bl[0].Xt, bl[1].Xt])
+                d = BlockDiagCriterion(b.codes, Xt, b.nlevels, self.X, self.y, self.XtX,
+                                       self.Xty, self.yty, self.ldW)
+                self._dense = d if k == 1 else DiagPairCriterion(d)
         return self._dense
 
     def cholmod(self) -> CholmodCriterion | None:

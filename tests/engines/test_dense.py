@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 import mlm_wrap as mw
-from mlm_wrap.engines.dense import (BlockDiagCriterion, DenseCriterion, ProfiledXCriterion, use_dense,
+from mlm_wrap.engines.dense import (BlockDiagCriterion, DenseCriterion, DiagPairCriterion,
+                                    ProfiledXCriterion, use_dense,
                                     use_profiled_x)
 from mlm_wrap.engines.mixedlm import make_problem
 
@@ -29,7 +30,9 @@ CASES = [  # formula, extra lmer arguments, the dense criterion expected
     ("y ~ x + (x | g)", {"ng": 8}, DenseCriterion),  # one term: dense only while tiny
     ("y ~ x + (x | g)", {}, BlockDiagCriterion),
     ("y ~ f + x + (x | g)", {"nf": 30}, BlockDiagCriterion),  # before ProfiledX for p <= 40
-    ("y ~ x + (x || g)", {}, DenseCriterion),
+    ("y ~ x + (x || g)", {"ng": 8}, DenseCriterion),
+    ("y ~ x + (x || g)", {}, DiagPairCriterion),  # one two-column term, T diagonal
+    ("y ~ x + (1 | g) + (0 + x | g)", {"weights": "w"}, DiagPairCriterion),
     ("y ~ x + (1 | g) + (1 | h)", {"weights": "w", "offset": "o"}, DenseCriterion),
     ("y ~ f + (1 | g)", {}, ProfiledXCriterion),
     ("y ~ f + x + (x | g)", {"weights": "w"}, ProfiledXCriterion),
