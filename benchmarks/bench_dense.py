@@ -1,6 +1,7 @@
 """Where the dense criteria pay: per-evaluation time of lme4's criterion, dense augmented
-(engines/dense.DenseCriterion), X eliminated first (ProfiledXCriterion) and the blocked factor
-(engines/lmm), over sizes.  The cost model in engines/dense.py (``DENSE_MAX``,
+(engines/dense.DenseCriterion), X eliminated first (ProfiledXCriterion), the block-diagonal
+form of one term and the two-scalar-terms form, and the blocked factor (engines/lmm), over
+sizes.  The cost model in engines/dense.py (``DENSE_MAX``,
 ``use_profiled_x``) is set from this table, measured once; fits never time themselves.
 
     python benchmarks/bench_dense.py            # one BLAS thread, as in fits
@@ -15,7 +16,8 @@ import pandas as pd
 
 import mlm_wrap as mw
 from mlm_wrap.engines.blas import single_threaded_blas
-from mlm_wrap.engines.dense import BlockDiagCriterion, Crossprods, DenseCriterion, ProfiledXCriterion
+from mlm_wrap.engines.dense import (BlockDiagCriterion, Crossprods, DenseCriterion, ProfiledXCriterion,
+                                    TwoScalarCriterion)
 
 
 def frame(n: int, ng: int, nf: int = 0, slope: bool = False, seed: int = 0,
@@ -59,6 +61,11 @@ def row(label: str, formula: str, d: pd.DataFrame) -> None:
         b = P.blocks[0]
         bd = BlockDiagCriterion(b.codes, b.Xt, b.nlevels, P.X, P.y, P.XtX, P.Xty, P.yty)
         t_bd = per_eval(lambda: bd.criterion(th, True))
+    elif len(P.blocks) == 2 and P.blocks[0].p == P.blocks[1].p == 1:  # the two-scalar form
+        b1, b2 = P.blocks
+        ts = TwoScalarCriterion(b1.codes, b1.Xt[:, 0], b1.nlevels, b2.codes, b2.Xt[:, 0],
+                                b2.nlevels, P.X, P.y, P.XtX, P.Xty, P.yty)
+        t_bd = per_eval(lambda: ts.criterion(th, True))
     else:
         t_bd = float("nan")
     chosen = type(P.dense()).__name__ if P.dense() is not None else "blocked"
@@ -68,14 +75,14 @@ def row(label: str, formula: str, d: pd.DataFrame) -> None:
 
 def main() -> None:
     print("| model | q | p | blocked (us) | dense augmented (us) | X eliminated (us) | "
-          "block-diagonal (us) | chosen |")
+          "block-diagonal or two-scalar (us) | chosen |")
     print("|---|---|---|---|---|---|---|---|")
     with single_threaded_blas():
         for ng in (10, 30, 60, 100, 150, 250):
             row(f"(1 + x | g), {ng} groups", "y ~ x + (1 + x | g)", frame(20 * ng, ng, slope=True))
         for ng in (50, 100, 150, 300):
             row(f"(1 | g), {ng} groups", "y ~ x + (1 | g)", frame(20 * ng, ng))
-        for ng, nh in ((30, 10), (60, 30), (100, 50), (150, 50), (200, 60), (200, 100)):
+        for ng, nh in ((30, 10), (60, 30), (100, 50), (150, 50), (200, 60), (200, 100), (1000, 20)):
             row(f"(1 | g) + (1 | h), {ng} x {nh}", "y ~ x + (1 | g) + (1 | h)",
                 frame(20 * ng, ng, nh=nh))
         for nf in (20, 50, 150, 400):

@@ -43,8 +43,10 @@ from mlm_wrap.engines.dense import (
     DenseCriterion,
     DiagPairCriterion,
     ProfiledXCriterion,
+    TwoScalarCriterion,
     use_block_diag,
     use_dense,
+    use_two_scalar,
     profiled_criterion,
     use_profiled_x,
 )
@@ -117,7 +119,7 @@ class LmmProblem(ReTerms):
         if c is not None:  # the symbolic factor shared, its numbers this problem's own
             new._cholmod = c.with_response(new.Zty, new.Xty, new.yty)
         d = self.__dict__.get("_dense")
-        if isinstance(d, (BlockDiagCriterion, DiagPairCriterion)):
+        if isinstance(d, (BlockDiagCriterion, DiagPairCriterion, TwoScalarCriterion)):
             new._dense = d.with_response(new.y, new.Xty, new.yty)
         elif d is not None:
             new._dense = d.with_response(np.r_[new.Zty, new.Xty, new.yty])
@@ -186,13 +188,23 @@ class LmmProblem(ReTerms):
             pair = (k == 2 and bl[0].p == bl[1].p == 1 and bl[0].nlevels == bl[1].nlevels
                     and use_block_diag(2, self.q, self.p)
                     and np.array_equal(bl[0].codes, bl[1].codes))
-            kind = (None if not k or pair or (k == 1 and use_block_diag(bl[0].p, self.q, self.p))
+            # two scalar terms, one of few levels: its small Schur block (TwoScalarCriterion)
+            two = (k == 2 and not pair and bl[0].p == bl[1].p == 1
+                   and use_two_scalar(bl[0].nlevels, bl[1].nlevels, self.p))
+            kind = (None if not k or pair or two
+                    or (k == 1 and use_block_diag(bl[0].p, self.q, self.p))
                     else ProfiledXCriterion if use_profiled_x(self.q, self.p) else
                     DenseCriterion if use_dense(self.q, self.p, k) else None)
             if kind is not None:
                 xp = Crossprods(np.asarray((self.Z.T @ self.Z).toarray()), self.ZtX, self.Zty,
                                 self.XtX, self.Xty, self.yty, self.n)
                 self._dense = kind(xp, terms, self.ldW)
+            elif two:
+                i, j = (0, 1) if bl[0].nlevels >= bl[1].nlevels else (1, 0)
+                self._dense = TwoScalarCriterion(
+                    bl[i].codes, bl[i].Xt[:, 0], bl[i].nlevels, bl[j].codes, bl[j].Xt[:, 0],
+                    bl[j].nlevels, self.X, self.y, self.XtX, self.Xty, self.yty, self.ldW,
+                    swap=i == 1)
             elif k == 1 or pair:  # block-diagonal A, batched (dense.BlockDiagCriterion)
                 b = bl[0]
                 Xt = b.Xt if k == 1 else np.column_stack([bl[0].Xt, bl[1].Xt])

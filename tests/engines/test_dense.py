@@ -11,7 +11,7 @@ import pytest
 
 import mlm_wrap as mw
 from mlm_wrap.engines.dense import (BlockDiagCriterion, DenseCriterion, DiagPairCriterion,
-                                    ProfiledXCriterion, use_dense,
+                                    ProfiledXCriterion, TwoScalarCriterion, use_dense,
                                     use_profiled_x)
 from mlm_wrap.engines.mixedlm import make_problem
 
@@ -40,14 +40,17 @@ CASES = [  # formula, extra lmer arguments, the dense criterion expected
     ("y ~ x + (x | g)", {"weights": "w"}, BlockDiagCriterion),
     ("y ~ x + (1 | g)", {"offset": "o"}, BlockDiagCriterion),
     ("y ~ x + (1 + x + o | g)", {}, BlockDiagCriterion),
-    ("y ~ x + (1 | g) + (1 | h)", {}, type(None)),
+    ("y ~ x + (1 | g) + (1 | h)", {"n": 3000, "ng": 300}, TwoScalarCriterion),  # h: 7 levels
+    ("y ~ x + (1 | h) + (1 | g)", {"n": 3000, "ng": 300, "weights": "w", "offset": "o"},
+     TwoScalarCriterion),
+    ("y ~ x + (1 | g) + (1 | f)", {"n": 3000, "ng": 300, "nf": 100}, type(None)),
 ]
 
 
 @pytest.mark.parametrize("formula,kw,kind", CASES)
 def test_dense_criterion_equals_the_blocked_factor(formula, kw, kind):
     kw = dict(kw)
-    sizes = {k: kw.pop(k) for k in ("ng", "nf") if k in kw}
+    sizes = {k: kw.pop(k) for k in ("n", "ng", "nf") if k in kw}
     d = (_frame(n=1500, nf=200) if kind is ProfiledXCriterion else
          _frame(n=3000, ng=300, nf=2) if kind in (BlockDiagCriterion, type(None)) and not sizes
          else _frame(**sizes))
