@@ -224,6 +224,12 @@ def unit_crossprods(terms: ReTerms, Z: sp.csc_matrix) -> CrossProducts:
                                   (rest.T @ Z[:, :q1]).tocsr(), (rest.T @ rest).tocsr())
 
 
+#: below this many Z2'Z1 entries the dense L21 is set up in a few microseconds, where the
+#: Schur pattern's analysis costs 0.25 ms (small models' fixed cost: their criterion is one
+#: of engines/dense.py's, the blocked factor serves only the final solve)
+TINY_DENSE = 4096
+
+
 def crossprods_from_blocks(terms: ReTerms, G11: np.ndarray, Z2tZ1: sp.csr_matrix,
                            Z2tZ2: sp.csr_matrix) -> CrossProducts:
     """:func:`unit_crossprods` from ``Z'Z``'s blocks already formed (the out-of-core fit,
@@ -237,7 +243,7 @@ def crossprods_from_blocks(terms: ReTerms, G11: np.ndarray, Z2tZ1: sp.csr_matrix
             min(TRIPLE_LIMIT, q2 * q2 * q1 * PATTERN_GAIN // TRIPLE_COST)
         Zc = Z2tZ1.tocsc()
         nz = np.diff(Zc.indptr).astype(np.int64)
-        if b1.p == 1 and int(np.sum(nz * nz)) <= budget:
+        if b1.p == 1 and int(np.sum(nz * nz)) <= budget and q1 * q2 > TINY_DENSE:
             # the Schur block's fixed lower pattern, once: each evaluation is one sparse
             # matrix-vector product over its pair products and a scatter into one
             # preallocated q2 x q2 buffer (engines/schur.py)
