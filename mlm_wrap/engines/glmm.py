@@ -116,12 +116,6 @@ class NewtonResult:
     hessian_at: np.ndarray | None
 
 
-
-
-
-
-
-
 def _newton(f, x0: np.ndarray, lower: np.ndarray, delta: float = 1e-4, maxit: int = 100,
             xtol: float = 1e-7, H0: np.ndarray | None = None,
             chord_rel: float = 3e-2) -> NewtonResult:
@@ -131,10 +125,8 @@ def _newton(f, x0: np.ndarray, lower: np.ndarray, delta: float = 1e-4, maxit: in
     Hessian to start from instead of ``deriv12`` (a refit starts from the fit's own), then
     corrected by BFGS updates from the gradients' changes (a fresh fit keeps lme4's
     finite-difference Hessians: its optimum, and R's printed digits, stay as they were).
-    ``chord_rel``:
-    the relative step below which a full step keeps the Hessian (stage 2 keeps it from
-    larger steps: its start is stage 1's optimum); after six kept-Hessian steps ``deriv12``
-    is taken afresh.
+    ``chord_rel``: the relative step below which a full step keeps the Hessian (a refit
+    keeps it from larger steps); after six kept-Hessian steps ``deriv12`` is taken afresh.
 
     The deviance is even in each column of a relative covariance factor (``T`` and ``T``
     with a column's sign flipped give the same ``TT'``), so theta is searched without
