@@ -679,7 +679,8 @@ def report(results, args, started: float) -> str:
         "same logLik for both forms); there mixedlm ends 2.8e-4 above lme4's logLik at theta "
         "0.64226 (lme4 0.64207). "
         "mixedlm's profile covers the fixed effects only (lme4's and mlm_wrap's every "
-        "parameter), so it is n/a there; bootMer and profile points have no logLik column."),
+        "parameter), so it is n/a there; bootMer and profile points have no logLik column."
+        + " The published models are R's own data (nlme's BodyWeight, Orthodont, ergoStool, Machines; mlmRev's Early, Exam, ScotsSec, Chem97, Contraception; lme4's VerbAgg and grouseticks), exported by Rscript with factors as labels and binary responses as 0/1; where mixedlm's parser refuses the published formula it fits the same model on columns computed at export: `Worker:Machine` as a column `WM`, `I(age^2)` as `age2`, `scale(HEIGHT)` as `cHEIGHT`."),
     ]
     lines += notes(results)
     return "\n".join(lines) + "\n"
