@@ -61,6 +61,11 @@ def spawn_seeds(seed, n: int) -> tuple[list[np.random.SeedSequence], object]:
 
 
 # ============================================================================== progress
+#: seconds a job runs before its bar appears: long jobs get one, sub-second ones (a profile
+#: of a small model, a handful of refits) print nothing
+PROGRESS_DELAY = 0.5
+
+
 class _Plain:
     """A one-line progress indicator on stderr when tqdm is not installed."""
 
@@ -71,7 +76,8 @@ class _Plain:
     def update(self, k: int = 1) -> None:
         self.n += k
         now = time.perf_counter()
-        if self.disable or (now - self.last < 0.25 and self.n < self.total):
+        if self.disable or (now - self.last < 0.25 and self.n < self.total) or \
+                now - self.t0 < PROGRESS_DELAY:
             return
         self.last = now
         rate = (now - self.t0) / max(self.n, 1)
@@ -80,20 +86,21 @@ class _Plain:
         sys.stderr.flush()
 
     def close(self) -> None:
-        if not self.disable:
+        if not self.disable and time.perf_counter() - self.t0 >= PROGRESS_DELAY:
             sys.stderr.write("\n")
             sys.stderr.flush()
 
 
 def progress_bar(total: int, desc: str, on: bool = True):
-    """A tqdm bar (``tqdm.auto``: notebook-aware) on stderr, or a plain line without tqdm."""
+    """A tqdm bar (``tqdm.auto``: notebook-aware) on stderr, or a plain line without tqdm;
+    shown once the job has run ``PROGRESS_DELAY`` seconds."""
     try:
         with caught_warnings("ignore"):  # tqdm.auto warns in a notebook without ipywidgets
             from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency
         return _Plain(total, desc, not on)
     return tqdm(total=total, desc=desc, disable=not on, file=sys.stderr, leave=True,
-                dynamic_ncols=True)
+                dynamic_ncols=True, delay=PROGRESS_DELAY)
 
 
 # ================================================================================ tasks

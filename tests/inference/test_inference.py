@@ -273,8 +273,12 @@ def test_bootstrap_covers_the_estimates_and_is_reproducible():
     assert not np.allclose(a.to_numpy(), c.to_numpy())
 
 
-def test_bootmer_progress_on_stderr(capsys):
+def test_bootmer_progress_on_stderr(capsys, monkeypatch):
     _, _, m = fitted("dyestuff")
+    bootMer(m, nsim=3, seed=1)  # a sub-second job: no bar (PROGRESS_DELAY)
+    assert capsys.readouterr().err == ""
+    import mlm_wrap.inference.parallel as par
+    monkeypatch.setattr(par, "PROGRESS_DELAY", 0.0)
     bb = bootMer(m, nsim=3, seed=1, progress=True)
     err = capsys.readouterr().err  # tqdm's bar
     assert "bootstrap" in err and "3/3" in err

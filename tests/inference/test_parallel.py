@@ -146,7 +146,9 @@ def test_tasks_warnings_reach_the_caller_in_order():
     assert [str(w.message) for w in rec] == ["task 0", "task 1", "task 2"]
 
 
-def test_progress_bar_on_stderr_and_off(sleep, capsys):
+def test_progress_bar_on_stderr_and_off(sleep, capsys, monkeypatch):
+    import mlm_wrap.inference.parallel as par
+    monkeypatch.setattr(par, "PROGRESS_DELAY", 0.0)  # the bar of a job this short, shown
     mw.bootMer(sleep, 3, seed=1, progress=True)
     err = capsys.readouterr().err
     assert "bootstrap" in err and "3/3" in err
