@@ -313,14 +313,10 @@ class BlockDiagCriterion:
         self.G = G
         y, Xty, yty = _residual_response(X, XtX, Xty, y)
         self.Xy = np.column_stack([X, y])
-        W = np.empty((nlevels, p1, self.p + 1))  # [Z_l'X  Z_l'y] per level
-        for a in range(p1):
-            for c in range(self.p + 1):
-                W[:, a, c] = np.bincount(codes, weights=Xt[:, a] * self.Xy[:, c], minlength=nlevels)
-        self.W = W
-        S = np.empty((self.p + 1, self.p + 1))
-        S[:self.p, :self.p], S[:self.p, -1], S[-1, :self.p], S[-1, -1] = XtX, Xty, Xty, yty
-        self.S = S
+        # [Z_l'X  Z_l'y] per level, (levels, p1, p + 1)
+        self.W = W = np.stack([_level_sums(codes, Xt[:, a], self.Xy, nlevels) for a in range(p1)],
+                              axis=1)
+        self.S = _xy_gram(XtX, Xty, yty)
         self._codes, self._Xt = codes, Xt
         j, i = np.triu_indices(p1)
         self._ij = (i, j)
@@ -341,9 +337,7 @@ class BlockDiagCriterion:
         for a in range(self.p1):
             new.W[:, a, -1] = np.bincount(self._codes, weights=self._Xt[:, a] * y,
                                           minlength=self.nlevels)
-        new.S = self.S.copy()
-        new.S[:self.p, -1] = new.S[-1, :self.p] = Xty
-        new.S[-1, -1] = yty
+        new.S = _xy_gram(self.S[:self.p, :self.p], Xty, yty)
         if self._outer:  # its own products and evaluation buffer
             new._P, new._coef = new._level_outers(new.W), np.empty_like(self._coef)
         return new
@@ -481,14 +475,11 @@ class TwoScalarCriterion:
         self.Xy = Xy = np.column_stack([X, y])
         m = self.p + 1
         (c1, c2), (x1, x2), (n1, n2) = self._codes, self._x, self._nl
-        W1 = np.column_stack([np.bincount(c1, weights=x1 * Xy[:, j], minlength=n1) for j in range(m)])
-        self.W2 = np.column_stack([np.bincount(c2, weights=x2 * Xy[:, j], minlength=n2)
-                                   for j in range(m)])
+        W1 = _level_sums(c1, x1, Xy, n1)
+        self.W2 = _level_sums(c2, x2, Xy, n2)
         self.PW = (W1[:, :, None] * W1[:, None, :]).reshape(n1, m * m)
         self.PVW = (self._V[:, :, None] * W1[:, None, :]).reshape(n1, n2 * m)
-        S = np.empty((m, m))
-        S[:self.p, :self.p], S[:self.p, -1], S[-1, :self.p], S[-1, -1] = XtX, Xty, Xty, yty
-        self.S = S
+        self.S = _xy_gram(XtX, Xty, yty)
 
     def with_response(self, y: np.ndarray, Xty: np.ndarray, yty: float) -> "TwoScalarCriterion":
         new = copy.copy(self)
@@ -532,6 +523,20 @@ class DiagPairCriterion:
 
     def with_response(self, y: np.ndarray, Xty: np.ndarray, yty: float) -> "DiagPairCriterion":
         return DiagPairCriterion(self.inner.with_response(y, Xty, yty))
+
+
+def _level_sums(codes: np.ndarray, x: np.ndarray, M: np.ndarray, nlevels: int) -> np.ndarray:
+    """``Z_k'M`` for one scalar column ``x`` of a term: (levels, columns of M), by bincount."""
+    return np.column_stack([np.bincount(codes, weights=x * M[:, j], minlength=nlevels)
+                            for j in range(M.shape[1])])
+
+
+def _xy_gram(XtX: np.ndarray, Xty: np.ndarray, yty: float) -> np.ndarray:
+    """``[[X'X, X'y], [y'X, y'y]]``, the fixed-effect and response block the criteria reduce."""
+    p = len(Xty)
+    S = np.empty((p + 1, p + 1))
+    S[:p, :p], S[:p, -1], S[-1, :p], S[-1, -1] = XtX, Xty, Xty, yty
+    return S
 
 
 def _residual_response(X: np.ndarray, XtX: np.ndarray, Xty: np.ndarray, y: np.ndarray):

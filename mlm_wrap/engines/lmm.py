@@ -177,9 +177,10 @@ class LmmProblem(ReTerms):
         return sol
 
     def dense(self) -> DenseCriterion | None:
-        """A dense criterion where the cost model picks one (built once): the augmented
-        system for small problems, X eliminated first for wide X, the batched block-diagonal
-        system for one term (:mod:`mlm_wrap.engines.dense`); None: the blocked factor."""
+        """A dense criterion where the cost model picks one (built once): the block-diagonal
+        form for one term or ``(x || g)``, the two-scalar-terms form, the augmented system
+        for small problems, X eliminated first for wide X (:mod:`mlm_wrap.engines.dense`);
+        None: the blocked factor."""
         if "_dense" not in self.__dict__:
             terms = [(int(o), b.nlevels, b.p) for o, b in zip(self.offsets, self.blocks)]
             self._dense = None

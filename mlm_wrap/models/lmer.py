@@ -406,6 +406,15 @@ def _as_start(start, ntheta: int) -> np.ndarray | None:
     return x
 
 
+def _optimizer_args(ctrl: LmerControl | None) -> dict:
+    """``fit_theta``'s ``optimizer`` and ``maxfun`` from ``control=`` (lme4's default path
+    when no optimizer was named; ``optCtrl``'s maxfun or maxeval)."""
+    if ctrl is None:
+        return {"optimizer": None, "maxfun": None}
+    return {"optimizer": ctrl.optimizer if "optimizer" in ctrl.given else None,
+            "maxfun": ctrl.optCtrl.get("maxfun") or ctrl.optCtrl.get("maxeval")}
+
+
 #: fitters for data that are not one in-memory frame, as (accepts(data), fit) pairs; the
 #: out-of-core fit (models/outofcore.py) registers dask DataFrames and parquet paths
 DATA_FITTERS: list = []
@@ -458,10 +467,7 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, engine: str | None
         with single_threaded_blas():  # small dense blocks: BLAS threads only cost (blas.py)
             problem = make_problem(design)
             x0 = _as_start(start, len(problem.lower))
-            maxfun = (ctrl.optCtrl.get("maxfun") or ctrl.optCtrl.get("maxeval")) if ctrl else None
-            info = fit_theta(plan, design, problem,
-                             optimizer=ctrl.optimizer if ctrl and "optimizer" in ctrl.given
-                             else None, start=x0, maxfun=maxfun)
+            info = fit_theta(plan, design, problem, start=x0, **_optimizer_args(ctrl))
             model = LmerMod(design, plan, info, problem, data_name=name)
     except np.linalg.LinAlgError as e:
         raise ModelError(f"the model {parsed.formula!r} cannot be fitted to these data: the "
@@ -477,10 +483,7 @@ def refit_control(m: LmerMod, control) -> LmerMod:
     lme4's default start (what ``allFit`` runs once per optimizer)."""
     ctrl = _as_control(control)
     with single_threaded_blas():
-        maxfun = (ctrl.optCtrl.get("maxfun") or ctrl.optCtrl.get("maxeval")) if ctrl else None
-        info = fit_theta(m.plan, m.design, m._problem,
-                         optimizer=ctrl.optimizer if ctrl and "optimizer" in ctrl.given else None,
-                         maxfun=maxfun)
+        info = fit_theta(m.plan, m.design, m._problem, **_optimizer_args(ctrl))
         model = LmerMod(m.design, m.plan, info, m._problem, data_name=m.data_name)
     call_args = dict(getattr(m, "call_args", None) or {}, control=ctrl)
     return finish_fit(model, info, ctrl, m.design.messages, call_args, stacklevel=3)

@@ -29,7 +29,8 @@ from mlm_wrap.engines.crossprod import (CrossprodProblem, add_sums, gram_rank_ke
                                         partition_sums, scale_message)
 from mlm_wrap.engines.mixedlm import fit_theta
 from mlm_wrap.errors import DataError, ModelError, OutOfCoreError, UnknownColumnError
-from mlm_wrap.models.lmer import DATA_FITTERS, LmerMod, _as_control, _as_start, finish_fit
+from mlm_wrap.models.lmer import (DATA_FITTERS, LmerMod, _as_control, _as_start,
+                                  _optimizer_args, finish_fit)
 from mlm_wrap.spec import checks
 from mlm_wrap.spec.chunked import (ChunkedDesign, chunked_design, merge_scans, model_nodes,
                                    partition_rows, refuse_global_transforms, scan_partition)
@@ -262,9 +263,7 @@ def lmer_out_of_core(formula: str, data, REML: bool = True, engine: str | None =
                                    s["ZtZ"], s["ZtX"][:, keep], s["Zty"], s["XtX"][ix],
                                    s["Xty"][keep], s["yty"], n, s["ldW"])
         x0 = _as_start(start, len(problem.lower))
-        maxfun = (ctrl.optCtrl.get("maxfun") or ctrl.optCtrl.get("maxeval")) if ctrl else None
-        info = fit_theta(plan, cd, problem, optimizer=ctrl.optimizer if ctrl and "optimizer"
-                         in ctrl.given else None, start=x0, maxfun=maxfun)
+        info = fit_theta(plan, cd, problem, start=x0, **_optimizer_args(ctrl))
         model = OutOfCoreLmerMod(cd, plan, info, problem, data_name=name)
     model._ddf = ddf
     return finish_fit(model, info, ctrl, cd.messages, {
